@@ -32,16 +32,16 @@ typedef enum mantle_code {
     MANTLE_E_BAD_REQUEST = 8,      /* HTTP 400 */
     MANTLE_E_AUTHENTICATION = 9,   /* HTTP 401 */
     MANTLE_E_PERMISSION_DENIED = 10, /* HTTP 403 */
-    MANTLE_E_NOT_FOUND = 11,       /* HTTP 404 */
-    MANTLE_E_CONFLICT = 12,        /* HTTP 409 */
-    MANTLE_E_UNPROCESSABLE = 13,   /* HTTP 422 */
-    MANTLE_E_RATE_LIMIT = 14,      /* HTTP 429 */
-    MANTLE_E_SERVER = 15,          /* HTTP 5xx */
-    MANTLE_E_HTTP = 16,            /* any other non-2xx status */
-    MANTLE_E_STREAM = 17,          /* a malformed, failed or cut event stream */
-    MANTLE_E_CANCELLED = 18,       /* cancelled by the caller */
-    MANTLE_E_PROTOCOL = 19,        /* a response that cannot be understood (bad JSON, XML...) */
-    MANTLE_E_IO = 20               /* local I/O: reading a file, running a process */
+    MANTLE_E_NOT_FOUND = 11,         /* HTTP 404 */
+    MANTLE_E_CONFLICT = 12,          /* HTTP 409 */
+    MANTLE_E_UNPROCESSABLE = 13,     /* HTTP 422 */
+    MANTLE_E_RATE_LIMIT = 14,        /* HTTP 429 */
+    MANTLE_E_SERVER = 15,            /* HTTP 5xx */
+    MANTLE_E_HTTP = 16,              /* any other non-2xx status */
+    MANTLE_E_STREAM = 17,            /* a malformed, failed or cut event stream */
+    MANTLE_E_CANCELLED = 18,         /* cancelled by the caller */
+    MANTLE_E_PROTOCOL = 19,          /* a response that cannot be understood (bad JSON, XML...) */
+    MANTLE_E_IO = 20                 /* local I/O: reading a file, running a process */
 } mantle_code;
 
 #define MANTLE_ERROR_MESSAGE_SIZE 512
@@ -55,7 +55,13 @@ struct mantle_error {
     char message[MANTLE_ERROR_MESSAGE_SIZE];       /* NUL-terminated, never holds secrets */
 };
 
-#define MANTLE_ERROR_INIT {MANTLE_OK, 0, 0, {0}, {0}}
+#define MANTLE_ERROR_INIT                                                                          \
+    {                                                                                              \
+        MANTLE_OK, 0, 0, {0},                                                                      \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Stable lower-case category name: "ok", "invalid_argument", "config", "credentials", "signing",
  * "connection", "timeout", "bad_request", "authentication", "permission_denied", "not_found",

@@ -36,9 +36,9 @@ struct mantle_sigv4_credentials {
 };
 
 enum mantle_payload_kind {
-    MANTLE_PAYLOAD_BYTES = 0,    /* hash `payload`, `payload_len` bytes (NULL/0: empty body) */
-    MANTLE_PAYLOAD_SHA256 = 1,   /* `payload_sha256` is the body's SHA-256, 64 hex digits */
-    MANTLE_PAYLOAD_UNSIGNED = 2  /* sign the literal UNSIGNED-PAYLOAD */
+    MANTLE_PAYLOAD_BYTES = 0,   /* hash `payload`, `payload_len` bytes (NULL/0: empty body) */
+    MANTLE_PAYLOAD_SHA256 = 1,  /* `payload_sha256` is the body's SHA-256, 64 hex digits */
+    MANTLE_PAYLOAD_UNSIGNED = 2 /* sign the literal UNSIGNED-PAYLOAD */
 };
 
 /* The request to sign. Everything is borrowed for the duration of the call. */
@@ -56,21 +56,25 @@ struct mantle_sigv4_request {
 /* Flags for mantle_sigv4_params.flags */
 #define MANTLE_SIGV4_SIGN_BODY 0x1u          /* add a signed X-Amz-Content-Sha256 header */
 #define MANTLE_SIGV4_NO_NORMALIZE_PATH 0x2u  /* S3 rules: no path normalization, no 2nd encoding */
-#define MANTLE_SIGV4_OMIT_SESSION_TOKEN 0x4u /* add X-Amz-Security-Token after signing (unsigned) */
+#define MANTLE_SIGV4_OMIT_SESSION_TOKEN 0x4u /* add X-Amz-Security-Token after signing (unsigned)  \
+                                              */
 #define MANTLE_SIGV4_NO_KEY_CACHE 0x8u       /* derive the signing key afresh (benchmarks, tests) */
 
 #define MANTLE_SIGV4_MAX_EXPIRES 604800u /* 7 days, the SigV4 maximum for presigned URLs */
 #define MANTLE_SIGV4_KEY_CACHE_SIZE 8
 
 struct mantle_sigv4_params {
-    const char *region;     /* [a-z0-9-]+, e.g. "us-east-1" */
-    const char *service;    /* [a-z0-9-]+, e.g. "bedrock-mantle" */
-    int64_t signing_time;   /* seconds since the Unix epoch, UTC; 0 means "now" */
-    unsigned flags;         /* MANTLE_SIGV4_* */
+    const char *region;       /* [a-z0-9-]+, e.g. "us-east-1" */
+    const char *service;      /* [a-z0-9-]+, e.g. "bedrock-mantle" */
+    int64_t signing_time;     /* seconds since the Unix epoch, UTC; 0 means "now" */
+    unsigned flags;           /* MANTLE_SIGV4_* */
     unsigned presign_expires; /* 0: sign with headers; 1..604800: presigned URL, X-Amz-Expires */
 };
 
-#define MANTLE_SIGV4_PARAMS_INIT {NULL, NULL, 0, 0u, 0u}
+#define MANTLE_SIGV4_PARAMS_INIT                                                                   \
+    {                                                                                              \
+        NULL, NULL, 0, 0u, 0u                                                                      \
+    }
 
 /* The output of a signature. Opaque and reusable: sign many requests with one result object and
  * its buffers are reused (no allocation once warm). Not shared between threads. */

@@ -53,9 +53,8 @@ bool crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
 {
     struct thread_ctx *t = thread_ctx();
     unsigned int n = 0;
-    return t && EVP_DigestInit_ex2(t->md, sha256_md, NULL) &&
-           EVP_DigestUpdate(t->md, data, len) && EVP_DigestFinal_ex(t->md, out, &n) &&
-           n == SHA256_LEN;
+    return t && EVP_DigestInit_ex2(t->md, sha256_md, NULL) && EVP_DigestUpdate(t->md, data, len) &&
+           EVP_DigestFinal_ex(t->md, out, &n) && n == SHA256_LEN;
 }
 
 bool crypto_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,

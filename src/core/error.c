@@ -54,14 +54,22 @@ mantle_code mantle_code_for_status(int s)
 {
     if (s >= 100 && s < 400) return MANTLE_OK;
     switch (s) {
-    case 400: return MANTLE_E_BAD_REQUEST;
-    case 401: return MANTLE_E_AUTHENTICATION;
-    case 403: return MANTLE_E_PERMISSION_DENIED;
-    case 404: return MANTLE_E_NOT_FOUND;
-    case 409: return MANTLE_E_CONFLICT;
-    case 422: return MANTLE_E_UNPROCESSABLE;
-    case 429: return MANTLE_E_RATE_LIMIT;
-    default: return (s >= 500 && s < 600) ? MANTLE_E_SERVER : MANTLE_E_HTTP;
+    case 400:
+        return MANTLE_E_BAD_REQUEST;
+    case 401:
+        return MANTLE_E_AUTHENTICATION;
+    case 403:
+        return MANTLE_E_PERMISSION_DENIED;
+    case 404:
+        return MANTLE_E_NOT_FOUND;
+    case 409:
+        return MANTLE_E_CONFLICT;
+    case 422:
+        return MANTLE_E_UNPROCESSABLE;
+    case 429:
+        return MANTLE_E_RATE_LIMIT;
+    default:
+        return (s >= 500 && s < 600) ? MANTLE_E_SERVER : MANTLE_E_HTTP;
     }
 }
 
