@@ -1,0 +1,141 @@
+/*
+ * mantle/credentials.h - AWS credentials and the providers that produce them.
+ *
+ * Credentials are immutable and reference-counted. Providers are reference-counted objects
+ * behind one interface with a blocking get and a non-blocking get that completes through a
+ * callback; the default chain resolves what botocore and the AWS CLI resolve, in their order.
+ *
+ * Laziness: creating a provider never does I/O and never resolves anything; the first get does.
+ * Caching: mantle_credentials_provider_new_cached() (and the default chain, which is wrapped in
+ * one) reuses credentials until they near expiry, refreshes ahead of it (botocore's windows:
+ * advisory 15 minutes, mandatory 10 minutes before expiry), and lets exactly one caller fetch
+ * while the others wait (mandatory) or keep using the still-valid credentials (advisory).
+ *
+ * Thread-safety: every function here may be called from any thread; providers may be shared.
+ * Secrets are wiped from memory when the last reference is released and never appear in error
+ * messages or logs.
+ */
+#ifndef MANTLE_CREDENTIALS_H
+#define MANTLE_CREDENTIALS_H
+
+#include <stdint.h>
+#include "common.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- credentials ---- */
+
+struct mantle_credentials;
+
+/* New credentials with one reference. Strings are copied; session_token may be NULL or "";
+ * expiration is seconds since the epoch, 0 for "never expires". Returns NULL on bad input
+ * (empty key id or secret) or no memory, with err filled. */
+MANTLE_API struct mantle_credentials *mantle_credentials_new(const char *access_key_id,
+                                                             const char *secret_access_key,
+                                                             const char *session_token,
+                                                             int64_t expiration,
+                                                             struct mantle_error *err);
+/* Adds a reference; returns c. NULL is allowed. */
+MANTLE_API struct mantle_credentials *mantle_credentials_ref(struct mantle_credentials *c);
+/* Drops a reference; at zero the secrets are wiped and the memory freed. NULL is allowed. */
+MANTLE_API void mantle_credentials_unref(struct mantle_credentials *c);
+
+/* Borrowed views, valid while the caller holds a reference. session_token is NULL when absent. */
+MANTLE_API const char *mantle_credentials_access_key_id(const struct mantle_credentials *c);
+MANTLE_API const char *mantle_credentials_secret_access_key(const struct mantle_credentials *c);
+MANTLE_API const char *mantle_credentials_session_token(const struct mantle_credentials *c);
+/* Seconds since the epoch; 0 when the credentials do not expire. */
+MANTLE_API int64_t mantle_credentials_expiration(const struct mantle_credentials *c);
+/* The AWS account id when the source reported one, else NULL. */
+MANTLE_API const char *mantle_credentials_account_id(const struct mantle_credentials *c);
+/* Which provider produced them and from where, for people (never secret), e.g.
+ * "shared-credentials-file (~/.aws/credentials, profile dev)". Never NULL. */
+MANTLE_API const char *mantle_credentials_source(const struct mantle_credentials *c);
+
+/* ---- providers ---- */
+
+struct mantle_credentials_provider;
+
+/* Completion of a non-blocking get. Exactly one of creds and err is non-NULL. creds is a new
+ * reference the callback owns (unref it); err is borrowed for the duration of the call. The
+ * callback may run on another thread than the one that started the get. */
+typedef void mantle_credentials_cb(void *user_data, struct mantle_credentials *creds,
+                                   const struct mantle_error *err);
+
+/* An application's own provider (the seed's credential_provider). Give `get` (blocking), or
+ * `get_async` (non-blocking), or both. With only `get`, non-blocking callers run it on a worker
+ * thread, never on their event loop. With only `get_async`, blocking callers wait for it. */
+struct mantle_credentials_provider_vtable {
+    /* Store a new reference in *out, or return an error (filling err). */
+    mantle_code (*get)(void *impl, struct mantle_credentials **out, struct mantle_error *err);
+    /* Start a fetch; return MANTLE_OK iff `done` will be called, exactly once. */
+    mantle_code (*get_async)(void *impl, mantle_credentials_cb *done, void *user_data);
+    /* Called once when the provider's last reference goes. May be NULL. */
+    void (*destroy)(void *impl);
+};
+
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_custom(const struct mantle_credentials_provider_vtable *vtable,
+                                       void *impl, struct mantle_error *err);
+
+/* Blocking get: stores a new reference in *out. Errors from the provider come back as
+ * MANTLE_E_CREDENTIALS with "Failed to refresh AWS credentials: <cause>" (a cause that is
+ * already such a message is not wrapped twice). */
+MANTLE_API mantle_code mantle_credentials_provider_get(struct mantle_credentials_provider *p,
+                                                       struct mantle_credentials **out,
+                                                       struct mantle_error *err);
+
+/* Non-blocking get: returns MANTLE_OK iff `done` will be called exactly once (possibly before
+ * this returns, possibly on another thread). Never blocks the calling thread on I/O. */
+MANTLE_API mantle_code mantle_credentials_provider_get_async(struct mantle_credentials_provider *p,
+                                                             mantle_credentials_cb *done,
+                                                             void *user_data);
+
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_ref(struct mantle_credentials_provider *p);
+MANTLE_API void mantle_credentials_provider_unref(struct mantle_credentials_provider *p);
+
+/* Fixed credentials (takes its own reference to c). */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_static(struct mantle_credentials *c, struct mantle_error *err);
+
+/* Wraps `inner` (takes a reference) in a cache with single-flight refresh. */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_cached(struct mantle_credentials_provider *inner,
+                                       struct mantle_error *err);
+
+/* Where the default chain and the file-based providers look. Every field is optional: NULL/0
+ * means the standard source (environment variables, ~/.aws files, the real endpoints). The
+ * hooks exist so tests (and embedders) can inject an environment and a clock. */
+struct mantle_credentials_options {
+    const char *profile;          /* NULL: AWS_PROFILE, else "default" */
+    const char *config_file;      /* NULL: AWS_CONFIG_FILE, else ~/.aws/config */
+    const char *credentials_file; /* NULL: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
+    /* Environment lookup; NULL means getenv. The returned string is only read during the call. */
+    const char *(*getenv_fn)(void *ud, const char *name);
+    void *getenv_ud;
+    /* Wall clock in seconds since the epoch; NULL means time(). */
+    int64_t (*now_fn)(void *ud);
+    void *now_ud;
+};
+
+#define MANTLE_CREDENTIALS_OPTIONS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION. */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_environment(const struct mantle_credentials_options *opts,
+                                            struct mantle_error *err);
+
+/* The AWS default chain in botocore's order, wrapped in a cache. opts may be NULL. */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_default_chain(const struct mantle_credentials_options *opts,
+                                              struct mantle_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MANTLE_CREDENTIALS_H */
