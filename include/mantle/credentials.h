@@ -31,8 +31,9 @@ extern "C" {
 struct mantle_credentials;
 
 /* New credentials with one reference. Strings are copied; session_token may be NULL or "";
- * expiration is seconds since the epoch, 0 for "never expires". Returns NULL on bad input
- * (empty key id or secret) or no memory, with err filled. */
+ * expiration is seconds since the epoch, 0 for "never expires". Their source is "explicit" and
+ * they carry no account id. Returns NULL on bad input (MANTLE_E_INVALID_ARGUMENT: empty or NULL
+ * key id or secret, negative expiration) or no memory, with err filled. */
 MANTLE_API struct mantle_credentials *mantle_credentials_new(const char *access_key_id,
                                                              const char *secret_access_key,
                                                              const char *session_token,
@@ -67,7 +68,11 @@ typedef void mantle_credentials_cb(void *user_data, struct mantle_credentials *c
 
 /* An application's own provider (the seed's credential_provider). Give `get` (blocking), or
  * `get_async` (non-blocking), or both. With only `get`, non-blocking callers run it on a worker
- * thread, never on their event loop. With only `get_async`, blocking callers wait for it. */
+ * thread, never on their event loop (an internal pool of at most 4 threads, started on demand,
+ * signals blocked, gone when idle; more concurrent fetches queue). With only `get_async`,
+ * blocking callers wait for it. get_async has no error out-parameter: to report why a fetch
+ * failed, return MANTLE_OK and call `done` with the error (possibly before returning); a non-OK
+ * return reaches the caller as a bare code. */
 struct mantle_credentials_provider_vtable {
     /* Store a new reference in *out, or return an error (filling err). */
     mantle_code (*get)(void *impl, struct mantle_credentials **out, struct mantle_error *err);
@@ -77,19 +82,27 @@ struct mantle_credentials_provider_vtable {
     void (*destroy)(void *impl);
 };
 
+/* The vtable is copied; impl is passed back to every call and to destroy. Returns NULL
+ * (MANTLE_E_INVALID_ARGUMENT) when neither get nor get_async is given, or on no memory; impl then
+ * stays the caller's (destroy is not called). */
 MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_custom(const struct mantle_credentials_provider_vtable *vtable,
                                        void *impl, struct mantle_error *err);
 
-/* Blocking get: stores a new reference in *out. Errors from the provider come back as
- * MANTLE_E_CREDENTIALS with "Failed to refresh AWS credentials: <cause>" (a cause that is
- * already such a message is not wrapped twice). */
+/* Blocking get: stores a new reference in *out (NULL on failure). Errors from the provider come
+ * back as MANTLE_E_CREDENTIALS with "Failed to refresh AWS credentials: <cause>" (a cause that is
+ * already such a message is not wrapped twice; http_status, request_id and attempts are kept).
+ * When no source had any credentials the message is "Unable to locate credentials; tried:
+ * <each source and why>", also MANTLE_E_CREDENTIALS. MANTLE_E_INVALID_ARGUMENT for NULL p/out. */
 MANTLE_API mantle_code mantle_credentials_provider_get(struct mantle_credentials_provider *p,
                                                        struct mantle_credentials **out,
                                                        struct mantle_error *err);
 
 /* Non-blocking get: returns MANTLE_OK iff `done` will be called exactly once (possibly before
- * this returns, possibly on another thread). Never blocks the calling thread on I/O. */
+ * this returns, on the calling thread, e.g. for cached credentials; possibly on another thread).
+ * Never blocks the calling thread on I/O. Errors passed to `done` have the same form as the
+ * blocking get's. Otherwise returns MANTLE_E_INVALID_ARGUMENT (NULL p or done), MANTLE_E_NOMEM
+ * (no memory or no worker thread), or the code a custom get_async returned. */
 MANTLE_API mantle_code mantle_credentials_provider_get_async(struct mantle_credentials_provider *p,
                                                              mantle_credentials_cb *done,
                                                              void *user_data);
@@ -102,7 +115,12 @@ MANTLE_API void mantle_credentials_provider_unref(struct mantle_credentials_prov
 MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_static(struct mantle_credentials *c, struct mantle_error *err);
 
-/* Wraps `inner` (takes a reference) in a cache with single-flight refresh. */
+/* Wraps `inner` (takes a reference) in a cache with single-flight refresh. Credentials without
+ * an expiration are kept forever. In the advisory window a failed refresh is ignored (the cached
+ * credentials are still valid); in the mandatory window, or with nothing cached, its error goes to
+ * every caller waiting for it. A refresh that yields already-expired credentials is an error.
+ * Non-blocking callers never wait on a lock held during a fetch: they are queued on the
+ * in-flight refresh and called back when it ends. */
 MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_cached(struct mantle_credentials_provider *inner,
                                        struct mantle_error *err);
@@ -124,12 +142,19 @@ struct mantle_credentials_options {
 
 #define MANTLE_CREDENTIALS_OPTIONS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
-/* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION. */
+/* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (AWS_SECURITY_TOKEN first, as
+ * botocore), AWS_CREDENTIAL_EXPIRATION (RFC 3339, e.g. 2026-01-02T03:04:05Z), AWS_ACCOUNT_ID; read
+ * at every get, never at creation (wrap it in a cache to read once). Empty variables count as
+ * unset. No AWS_ACCESS_KEY_ID: "not found" (a chain moves on); a key id without a secret, or a
+ * malformed expiration, is an error naming the variable. Source "env". Only opts' getenv hook is
+ * used (opts may be NULL). */
 MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_environment(const struct mantle_credentials_options *opts,
                                             struct mantle_error *err);
 
-/* The AWS default chain in botocore's order, wrapped in a cache. opts may be NULL. */
+/* The AWS default chain in botocore's order, wrapped in a cache (using opts->now_fn). opts may be
+ * NULL. An explicit opts->profile drops the environment provider, as botocore does for
+ * Session(profile=...); AWS_PROFILE does not. Nothing is read until the first get. */
 MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_default_chain(const struct mantle_credentials_options *opts,
                                               struct mantle_error *err);
