@@ -152,6 +152,21 @@ MANTLE_API struct mantle_credentials_provider *
 mantle_credentials_provider_new_environment(const struct mantle_credentials_options *opts,
                                             struct mantle_error *err);
 
+/* Container credentials (ECS task role, EKS Pod Identity): AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+ * or _FULL_URI (plain http only to loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23),
+ * with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (re-read at every fetch) or _TOKEN. Not configured:
+ * the default chain moves on. */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_container(const struct mantle_credentials_options *opts,
+                                          struct mantle_error *err);
+
+/* EC2 instance metadata (IMDSv2, falling back to IMDSv1 as botocore does unless
+ * AWS_EC2_METADATA_V1_DISABLED=true). Honours AWS_EC2_METADATA_DISABLED,
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT(_MODE), AWS_METADATA_SERVICE_TIMEOUT and _NUM_ATTEMPTS. */
+MANTLE_API struct mantle_credentials_provider *
+mantle_credentials_provider_new_imds(const struct mantle_credentials_options *opts,
+                                     struct mantle_error *err);
+
 /* The AWS default chain in botocore's order, wrapped in a cache (using opts->now_fn). opts may be
  * NULL. An explicit opts->profile drops the environment provider, as botocore does for
  * Session(profile=...); AWS_PROFILE does not. Nothing is read until the first get. */
