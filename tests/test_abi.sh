@@ -15,12 +15,12 @@ for sym in $exported; do
     mantle_*) ;;
     *) echo "FAIL exported symbol without the mantle_ prefix: $sym"; fail=1; continue ;;
   esac
-  echo "$declared" | grep -qx "$sym" || { echo "FAIL exported but not in a public header: $sym"; fail=1; }
+  grep -qx "$sym" <<<"$declared" || { echo "FAIL exported but not in a public header: $sym"; fail=1; }
 done
 for sym in $declared; do
   case "$sym" in *_cb|*_fn) continue ;; esac
   grep -q "MANTLE_API.*\b$sym(" "$inc"/mantle/*.h || continue
-  echo "$exported" | grep -qx "$sym" || { echo "FAIL declared with MANTLE_API but not exported: $sym"; fail=1; }
+  grep -qx "$sym" <<<"$exported" || { echo "FAIL declared with MANTLE_API but not exported: $sym"; fail=1; }
 done
 [ "$count" -gt 10 ] || { echo "FAIL suspiciously few exported symbols: $count"; fail=1; }
 

@@ -25,7 +25,7 @@ soname=$(objdump -p "$libdir/libmantle.so" | awk '/SONAME/ {print $2}')
 
 check() { # name, program
   out=$("$2")
-  echo "$out" | grep -q "$expected" || { echo "FAIL $1: unexpected output:"; echo "$out"; exit 1; }
+  grep -q "$expected" <<<"$out" || { echo "FAIL $1: unexpected output:"; echo "$out"; exit 1; }
   echo "ok $1"
 }
 
@@ -33,7 +33,8 @@ check() { # name, program
 "$cc" "${san[@]}" -o "$prefix/shared" "$MANTLE_SOURCE_DIR/examples/sign_request.c" \
   $(pkg-config --cflags --libs mantle)
 LD_LIBRARY_PATH="$libdir" check pkg-config-shared "$prefix/shared"
-ldd "$prefix/shared" | grep -q "$libdir/libmantle.so.0" || LD_LIBRARY_PATH="$libdir" ldd "$prefix/shared" | grep -q libmantle.so.0
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$prefix/shared")
+grep -q "libmantle.so.0 => $libdir" <<<"$deps" || { echo "shared build does not use the installed libmantle.so.0"; exit 1; }
 
 # libmantle.a itself; its dependencies stay shared (Debian ships no static libcurl deps).
 # shellcheck disable=SC2046
@@ -41,7 +42,8 @@ ldd "$prefix/shared" | grep -q "$libdir/libmantle.so.0" || LD_LIBRARY_PATH="$lib
   -Wl,-Bstatic $(pkg-config --libs-only-L mantle) -lmantle -Wl,-Bdynamic \
   $(pkg-config --cflags mantle) $(pkg-config --libs libcurl jansson libcrypto) -lpthread
 check pkg-config-static "$prefix/static"
-! ldd "$prefix/static" | grep -q libmantle || { echo "static build links libmantle.so"; exit 1; }
+deps=$(ldd "$prefix/static")
+! grep -q libmantle <<<"$deps" || { echo "static build links libmantle.so"; exit 1; }
 
 flags="${san[*]}"
 cmake -S "$MANTLE_SOURCE_DIR/examples" -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \

@@ -13,6 +13,5 @@ san=()
   -I"$MANTLE_SOURCE_DIR/include" "$tmp/example.c" -L"$MANTLE_BUILD_DIR" -lmantle -o "$tmp/example"
 out=$(AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=example-secret \
   LD_LIBRARY_PATH="$MANTLE_BUILD_DIR" "$tmp/example")
-echo "$out" | grep -q '^Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/[0-9]\{8\}/us-east-1/bedrock-mantle/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]\{64\}$' \
-  || { echo "FAIL unexpected output:"; echo "$out"; exit 1; }
+grep -q '^Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/[0-9]\{8\}/us-east-1/bedrock-mantle/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]\{64\}$' <<<"$out" || { echo "FAIL unexpected output:"; echo "$out"; exit 1; }
 echo "1 passed, 0 failed"

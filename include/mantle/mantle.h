@@ -10,5 +10,7 @@
 #include "common.h"
 #include "error.h"
 #include "sigv4.h"
+#include "credentials.h"
+#include "client.h"
 
 #endif /* MANTLE_MANTLE_H */

@@ -15,5 +15,14 @@ struct cli_command {
 
 int cmd_sign(int argc, char **argv);
 void cmd_sign_usage(FILE *out);
+/* The commands that call Mantle (cmd_responses.c, cmd_chat.c, cmd_messages.c, cmd_models.c). */
+int cmd_responses(int argc, char **argv);
+void cmd_responses_usage(FILE *out);
+int cmd_chat(int argc, char **argv);
+void cmd_chat_usage(FILE *out);
+int cmd_messages(int argc, char **argv);
+void cmd_messages_usage(FILE *out);
+int cmd_models(int argc, char **argv);
+void cmd_models_usage(FILE *out);
 
 #endif

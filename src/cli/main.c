@@ -7,6 +7,12 @@
 
 static const struct cli_command commands[] = {
     {"sign", "Sign an HTTP request with AWS SigV4 and print the headers", cmd_sign, cmd_sign_usage},
+    {"responses", "Create a model response (OpenAI Responses API)", cmd_responses,
+     cmd_responses_usage},
+    {"chat", "Send a chat message (OpenAI Chat Completions API)", cmd_chat, cmd_chat_usage},
+    {"messages", "Send a message with the Anthropic Messages API", cmd_messages,
+     cmd_messages_usage},
+    {"models", "List the models, or show one", cmd_models, cmd_models_usage},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -1,0 +1,256 @@
+#include "client/jsoncheck.h"
+
+#include <stdint.h>
+
+#define MAX_DEPTH 2048 /* jansson's JSON_PARSER_DEFAULT_MAX_DEPTH */
+
+struct scan {
+    const unsigned char *p, *end, *start;
+    const char *why;
+    bool unsure;
+};
+
+static bool fail(struct scan *s, const char *why)
+{
+    if (!s->why) s->why = why;
+    return false;
+}
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static bool read_u4(struct scan *s, unsigned *out)
+{
+    if (s->end - s->p < 4) return fail(s, "truncated \\u escape");
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(s->p[i]);
+        if (h < 0) return fail(s, "invalid \\u escape");
+        v = v * 16 + (unsigned)h;
+    }
+    s->p += 4;
+    *out = v;
+    return true;
+}
+
+/* One UTF-8 sequence starting at a byte >= 0x80 (no overlongs, no surrogates, <= U+10FFFF). */
+static bool utf8_seq(struct scan *s)
+{
+    unsigned char c = *s->p;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return fail(s, "invalid UTF-8");
+    }
+    if ((size_t)(s->end - s->p) < n) return fail(s, "truncated UTF-8");
+    for (size_t i = 1; i < n; i++) {
+        if ((s->p[i] & 0xC0) != 0x80) return fail(s, "invalid UTF-8");
+        cp = (cp << 6) | (s->p[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return fail(s, "invalid UTF-8");
+    s->p += n;
+    return true;
+}
+
+static bool string(struct scan *s)
+{
+    s->p++; /* the opening quote */
+    while (s->p < s->end) {
+        /* The common case, plain ASCII, in a tight loop. */
+        const unsigned char *p = s->p, *end = s->end;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        s->p = p;
+        if (s->p >= s->end) break;
+        unsigned char c = *s->p;
+        if (c == '"') {
+            s->p++;
+            return true;
+        }
+        if (c < 0x20) return fail(s, "control character in a string");
+        if (c >= 0x80) {
+            if (!utf8_seq(s)) return false;
+            continue;
+        }
+        s->p++;
+        if (c != '\\') continue;
+        if (s->p >= s->end) break;
+        c = *s->p++;
+        if (c == 'u') {
+            unsigned u;
+            if (!read_u4(s, &u)) return false;
+            if (u == 0) return fail(s, "\\u0000 is not allowed");
+            if (u >= 0xDC00 && u <= 0xDFFF) return fail(s, "lone low surrogate");
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                unsigned lo;
+                if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
+                    return fail(s, "lone high surrogate");
+                s->p += 2;
+                if (!read_u4(s, &lo)) return false;
+                if (lo < 0xDC00 || lo > 0xDFFF) return fail(s, "invalid surrogate pair");
+            }
+        } else if (!(c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
+                     c == 'r' || c == 't')) {
+            return fail(s, "invalid escape");
+        }
+    }
+    return fail(s, "unterminated string");
+}
+
+static bool digits(struct scan *s)
+{
+    const unsigned char *from = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+    return s->p > from;
+}
+
+/* jansson refuses integers outside json_int_t ("too big integer") and reals that overflow a
+ * double; those are rare enough to leave to jansson: flag the text as unsure. */
+static bool number(struct scan *s)
+{
+    if (*s->p == '-') s->p++;
+    const unsigned char *int_start = s->p;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (!digits(s))
+        return fail(s, "invalid number");
+    size_t int_digits = (size_t)(s->p - int_start);
+    bool real = false;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        real = true;
+        if (!digits(s)) return fail(s, "invalid number");
+    }
+    long exp = 0;
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        real = true;
+        bool neg = false;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) neg = *s->p++ == '-';
+        const unsigned char *e = s->p;
+        if (!digits(s)) return fail(s, "invalid number");
+        for (; e < s->p; e++) exp = exp < 100000 ? exp * 10 + (*e - '0') : exp;
+        if (neg) exp = -exp;
+    }
+    if (!real ? int_digits >= 19 : (long)int_digits + exp >= 300) s->unsure = true;
+    return true;
+}
+
+static bool literal(struct scan *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n) return fail(s, "invalid token");
+    for (size_t i = 0; i < n; i++)
+        if (s->p[i] != (unsigned char)word[i]) return fail(s, "invalid token");
+    s->p += n;
+    return true;
+}
+
+/* Iterative over containers: a stack of bits (1 = object) instead of recursion. */
+static bool value(struct scan *s)
+{
+    unsigned char stack[MAX_DEPTH / 8];
+    int depth = 0;
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end) return fail(s, "unexpected end of input");
+        unsigned char c = *s->p;
+        if (c == '{' || c == '[') {
+            if (depth == MAX_DEPTH) return fail(s, "nesting too deep");
+            bool obj = c == '{';
+            if (obj)
+                stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
+            else
+                stack[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+            depth++;
+            s->p++;
+            skip_ws(s);
+            if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+                s->p++;
+                depth--; /* an empty container is a whole value */
+            } else if (obj) {
+                if (s->p >= s->end || *s->p != '"') return fail(s, "expected a key");
+                if (!string(s)) return false;
+                skip_ws(s);
+                if (s->p >= s->end || *s->p++ != ':') return fail(s, "expected ':'");
+                continue; /* now the member's value */
+            } else {
+                continue; /* the first element */
+            }
+        } else if (c == '"') {
+            if (!string(s)) return false;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            if (!number(s)) return false;
+        } else if (c == 't') {
+            if (!literal(s, "true", 4)) return false;
+        } else if (c == 'f') {
+            if (!literal(s, "false", 5)) return false;
+        } else if (c == 'n') {
+            if (!literal(s, "null", 4)) return false;
+        } else {
+            return fail(s, "invalid token");
+        }
+        /* after a value: close containers or go to the next member/element */
+        for (;;) {
+            if (depth == 0) return true;
+            bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
+            skip_ws(s);
+            if (s->p >= s->end) return fail(s, "unexpected end of input");
+            if (*s->p == ',') {
+                s->p++;
+                if (obj) {
+                    skip_ws(s);
+                    if (s->p >= s->end || *s->p != '"') return fail(s, "expected a key");
+                    if (!string(s)) return false;
+                    skip_ws(s);
+                    if (s->p >= s->end || *s->p++ != ':') return fail(s, "expected ':'");
+                }
+                break; /* the next value */
+            }
+            if (*s->p != (obj ? '}' : ']'))
+                return fail(s, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+            s->p++;
+            depth--;
+        }
+    }
+}
+
+bool json_check(const char *text, size_t len, const char **why, size_t *at, bool *unsure)
+{
+    struct scan s = {(const unsigned char *)text, (const unsigned char *)text + len,
+                     (const unsigned char *)text, NULL, false};
+    skip_ws(&s);
+    bool ok = s.p < s.end && (*s.p == '{' || *s.p == '[');
+    if (!ok) fail(&s, "'[' or '{' expected");
+    if (ok) ok = value(&s);
+    if (ok) {
+        skip_ws(&s);
+        if (s.p != s.end) ok = fail(&s, "end of file expected");
+    }
+    if (!ok) {
+        if (why) *why = s.why;
+        if (at) *at = (size_t)(s.p - s.start);
+    }
+    if (unsure) *unsure = ok && s.unsure;
+    return ok;
+}

@@ -1,0 +1,80 @@
+/* One HTTP exchange on a libcurl easy handle: the per-transfer state machine.
+ *
+ * It knows nothing about how it is driven. http_transfer_bind() puts the request on an easy handle;
+ * whoever owns the multi handle (the blocking loop in engine.c, or later an event loop through
+ * curl_multi_socket_action) adds the handle, lets libcurl run the callbacks below, and calls
+ * http_transfer_complete() with the CURLcode from curl_multi_info_read(). The transfer then says
+ * what happened (outcome), with the status, headers and (buffered) body.
+ *
+ * Bodies: a 2xx body goes to the request's on_body sink when it has one (streaming: nothing is
+ * buffered); every other body is buffered, up to max_body bytes, for the error message. */
+#ifndef MANTLE_HTTP_TRANSFER_H
+#define MANTLE_HTTP_TRANSFER_H
+
+#include <curl/curl.h>
+#include <mantle/error.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "http/headers.h"
+
+/* Receives a 2xx body chunk; return 0 to go on, non-zero to abort the transfer (outcome
+ * HTTP_ABORTED). */
+typedef int http_body_fn(void *ud, const char *data, size_t len);
+
+struct http_request {
+    const char *method; /* "GET", "POST", "DELETE", ... */
+    const char *url;
+    const struct curl_slist *headers; /* exactly what is sent, besides Host */
+    const void *body;                 /* NULL: no body */
+    size_t body_len;
+    long connect_timeout_ms;
+    long timeout_ms; /* this attempt; > 0 */
+    const char *ca_bundle;
+    http_body_fn *on_body; /* NULL: buffer 2xx bodies too */
+    void *on_body_ud;
+    size_t max_body; /* buffered bodies larger than this fail the transfer; 0: 64 MiB */
+};
+
+enum http_outcome {
+    HTTP_RESPONSE = 0, /* a complete response (any status) */
+    HTTP_CONNECTION,   /* DNS, TCP, TLS, or the connection dropped (maybe mid-body) */
+    HTTP_TIMEOUT,      /* the attempt's connect or total timeout */
+    HTTP_ABORTED,      /* on_body asked to stop */
+    HTTP_TOO_LARGE,    /* a buffered body over max_body */
+    HTTP_FAILED        /* anything else libcurl refused (bad URL, TLS setup, ...) */
+};
+
+struct http_transfer {
+    const struct http_request *req;
+    CURL *easy;
+    int status; /* of the last status line; 0 before one arrives */
+    struct http_headers headers;
+    struct buf body;       /* buffered body */
+    size_t body_delivered; /* bytes handed to on_body */
+    bool header_done;
+    bool aborted;
+    bool too_large;
+    CURLcode result;
+    enum http_outcome outcome;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+void http_transfer_init(struct http_transfer *t);
+/* Back to the initial state for another attempt, keeping the buffers' memory. */
+void http_transfer_reset(struct http_transfer *t);
+void http_transfer_free(struct http_transfer *t);
+
+/* Sets the request on the easy handle (and the transfer as its callbacks' target). MANTLE_OK, or
+ * MANTLE_E_NOMEM / MANTLE_E_INVALID_ARGUMENT when libcurl refuses an option. */
+mantle_code http_transfer_bind(struct http_transfer *t, const struct http_request *rq, CURL *easy,
+                               struct mantle_error *err);
+
+/* Records the end of the transfer and computes t->outcome. */
+void http_transfer_complete(struct http_transfer *t, CURLcode rc);
+
+/* A short description of a failed outcome, for messages: libcurl's error buffer or strerror. */
+const char *http_transfer_error_text(const struct http_transfer *t);
+
+#endif

@@ -1,0 +1,895 @@
+/* The client end to end against mantle-emulator (a child process on 127.0.0.1 that verifies
+ * SigV4 like AWS): every endpoint as JSON and as a stream, SigV4 with static and session-token
+ * credentials, the default chain from an injected environment, Bedrock API keys, every fault
+ * option (retry-after honoured, x-should-retry, timeouts, drop mid-stream, malformed JSON, clock
+ * skew), cancellation from the stream callback, and many threads sharing one client. */
+#include "testutil.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <mantle/mantle.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/client_internal.h"
+
+#define API_KEY "bedrock-api-key-emulator-test"
+
+/* ---- the emulator as a child process ---- */
+
+struct emu {
+    pid_t pid;
+    int in_fd, out_fd;
+    char root[128];
+    char creds[64];
+};
+
+static struct emu emu;
+static char base_url[200];
+
+static void emu_start(struct emu *e, const char *identities, const char *const *extra)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->creds, sizeof e->creds, "/tmp/mantle-emu-creds-XXXXXX");
+    int fd = mkstemp(e->creds);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, identities, strlen(identities)), (ssize_t)strlen(identities));
+    close(fd);
+    char path[4096];
+    const char *dir = getenv("MANTLE_BUILD_DIR");
+    snprintf(path, sizeof path, "%s/tools/mantle-emulator", dir ? dir : "..");
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    e->pid = fork();
+    assert_true(e->pid >= 0);
+    if (e->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        char *argv[32] = {path,         "--credentials", e->creds,        "--api-key", API_KEY,
+                          "--lifetime", "120",           "--stdin-watch", NULL};
+        size_t n = 8;
+        for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = (char *)extra[i];
+        argv[n] = NULL;
+        execv(path, argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    e->in_fd = in[1];
+    e->out_fd = out[0];
+    size_t n = 0;
+    for (;;) {
+        struct pollfd p = {e->out_fd, POLLIN, 0};
+        assert_true(poll(&p, 1, 20000) == 1);
+        char ch;
+        assert_int_equal(read(e->out_fd, &ch, 1), 1);
+        if (ch == '\n') break;
+        assert_true(n + 1 < sizeof e->root);
+        e->root[n++] = ch;
+    }
+    e->root[n] = '\0';
+}
+
+static void emu_stop(struct emu *e)
+{
+    close(e->in_fd);
+    kill(e->pid, SIGTERM);
+    int st;
+    waitpid(e->pid, &st, 0);
+    close(e->out_fd);
+    unlink(e->creds);
+}
+
+/* ---- clients ---- */
+
+struct fake_env {
+    const char *name[8];
+    const char *value[8];
+    size_t n;
+};
+
+static const char *fake_getenv(void *ud, const char *name)
+{
+    const struct fake_env *e = ud;
+    for (size_t i = 0; e && i < e->n; i++)
+        if (strcmp(e->name[i], name) == 0) return e->value[i];
+    return NULL;
+}
+
+static struct fake_env empty_env;
+static struct mantle_credentials_options empty_copts = {NULL,       NULL, NULL, fake_getenv,
+                                                        &empty_env, NULL, NULL};
+
+static struct mantle_client_options base_options(void)
+{
+    struct mantle_client_options o = MANTLE_CLIENT_OPTIONS_INIT;
+    o.region = "us-east-1";
+    o.base_url = base_url;
+    o.credentials_options = &empty_copts;
+    return o;
+}
+
+static struct mantle_client *make(const struct mantle_client_options *o)
+{
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_client *c = mantle_client_new(o, &err);
+    if (!c) fprintf(stderr, "client: %s\n", err.message);
+    assert_non_null(c);
+    return c;
+}
+
+static struct mantle_client *static_client(void)
+{
+    struct mantle_client_options o = base_options();
+    o.aws_access_key_id = "AKIDSTATIC";
+    o.aws_secret_access_key = "static-secret";
+    return make(&o);
+}
+
+static void expect_ok(mantle_code rc, const struct mantle_error *err)
+{
+    if (rc != MANTLE_OK) fprintf(stderr, "unexpected %s: %s\n", mantle_code_name(rc), err->message);
+    assert_int_equal(rc, MANTLE_OK);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A request with the emulator's per-request fault header. */
+static mantle_code faulty(struct mantle_client *c, const char *method, const char *path,
+                          const char *body, const char *fault, struct mantle_response **out,
+                          struct mantle_error *err)
+{
+    struct mantle_header h[] = {{"x-mantle-emulator-fault", fault}};
+    struct mantle_request rq = {0};
+    rq.method = method;
+    rq.path = path;
+    rq.headers = h;
+    rq.header_count = fault ? 1 : 0;
+    rq.body = body;
+    rq.body_len = body ? strlen(body) : 0;
+    return mantle_client_request(c, &rq, out, err);
+}
+
+/* ---- stream collection ---- */
+
+struct collect {
+    struct mantle_accumulator *acc;
+    int events;
+    int stop_at;
+};
+
+static int collect_cb(void *ud, const struct mantle_stream_event *ev)
+{
+    struct collect *c = ud;
+    c->events++;
+    assert_non_null(ev->type);
+    assert_non_null(ev->data);
+    mantle_accumulator_add(c->acc, ev);
+    return c->stop_at && c->events >= c->stop_at;
+}
+
+static mantle_code faulty_stream(struct mantle_client *c, const char *path, int from_root,
+                                 const char *body, const char *fault, struct collect *col,
+                                 struct mantle_error *err)
+{
+    struct mantle_header h[] = {{"x-mantle-emulator-fault", fault}};
+    struct mantle_request rq = {0};
+    rq.method = "POST";
+    rq.path = path;
+    rq.path_from_host_root = from_root;
+    rq.headers = h;
+    rq.header_count = fault ? 1 : 0;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    return mantle_client_stream(c, &rq, collect_cb, col, err);
+}
+
+/* ---- endpoints ---- */
+
+static void test_responses(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    json_t *body = json_pack("{s:s, s:s}", "model", "openai.gpt-oss-120b", "input", "hello from C");
+    expect_ok(mantle_responses_create(c, mantle_json_value(body), &r, &err), &err);
+    assert_int_equal(mantle_response_status(r), 200);
+    assert_int_equal(mantle_response_attempts(r), 1);
+    char *text = mantle_response_output_text(r);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "hello from C"));
+    mantle_free(text);
+    int64_t in, out, total;
+    mantle_response_usage(r, &in, &out, &total);
+    assert_true(in > 0 && out > 0 && total == in + out);
+    assert_non_null(mantle_response_request_id(r));
+    char id[128];
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(mantle_response_json(r), "id")));
+    mantle_response_free(r);
+
+    expect_ok(mantle_responses_retrieve(c, id, &r, &err), &err);
+    assert_string_equal(json_string_value(json_object_get(mantle_response_json(r), "id")), id);
+    mantle_response_free(r);
+    expect_ok(mantle_responses_input_items(c, id, "limit=5", &r, &err), &err);
+    assert_true(json_is_array(json_object_get(mantle_response_json(r), "data")));
+    mantle_response_free(r);
+    /* cancel needs a background response; this one is done: a 400 with the server's reason */
+    assert_int_equal(mantle_responses_cancel(c, id, &r, &err), MANTLE_E_BAD_REQUEST);
+    assert_non_null(strstr(err.message, "background"));
+    assert_null(r);
+    expect_ok(mantle_responses_delete(c, id, &r, &err), &err);
+    assert_true(json_is_true(json_object_get(mantle_response_json(r), "deleted")));
+    mantle_response_free(r);
+    assert_int_equal(mantle_responses_retrieve(c, id, &r, &err), MANTLE_E_NOT_FOUND);
+    assert_int_equal(err.http_status, 404);
+
+    /* background + cancel */
+    json_object_set_new(body, "background", json_true());
+    expect_ok(mantle_responses_create(c, mantle_json_value(body), &r, &err), &err);
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(mantle_response_json(r), "id")));
+    mantle_response_free(r);
+    expect_ok(mantle_responses_cancel(c, id, &r, &err), &err);
+    assert_string_equal(json_string_value(json_object_get(mantle_response_json(r), "status")),
+                        "cancelled");
+    mantle_response_free(r);
+
+    /* streaming, from JSON text */
+    struct collect col = {mantle_accumulator_new(), 0, 0};
+    expect_ok(mantle_responses_stream(
+                  c,
+                  mantle_json_text("{\"model\":\"openai.gpt-oss-120b\",\"input\":\"stream me\"}"),
+                  collect_cb, &col, &err),
+              &err);
+    assert_true(col.events > 4);
+    assert_non_null(strstr(mantle_accumulator_text(col.acc), "stream me"));
+    json_t *fin = mantle_accumulator_final(col.acc);
+    assert_non_null(fin);
+    assert_string_equal(json_string_value(json_object_get(fin, "status")), "completed");
+    mantle_accumulator_free(col.acc);
+    json_decref(body);
+    mantle_client_free(c);
+}
+
+static void test_chat(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}]}", "model", "openai.gpt-oss-20b", "messages",
+                             "role", "user", "content", "chat hello");
+    expect_ok(mantle_chat_completions_create(c, mantle_json_value(body), &r, &err), &err);
+    assert_non_null(strstr(mantle_chat_message_content(r), "chat hello"));
+    int64_t in, out, total;
+    mantle_response_usage(r, &in, &out, &total);
+    assert_true(in > 0 && out > 0 && total > 0);
+    mantle_response_free(r);
+
+    struct collect col = {mantle_accumulator_new(), 0, 0};
+    expect_ok(mantle_chat_completions_stream(c, mantle_json_value(body), collect_cb, &col, &err),
+              &err);
+    assert_true(col.events > 3);
+    assert_non_null(strstr(mantle_accumulator_text(col.acc), "chat hello"));
+    assert_non_null(mantle_accumulator_final(col.acc));
+    mantle_accumulator_free(col.acc);
+    /* the caller's object is not modified by the streaming call */
+    assert_null(json_object_get(body, "stream"));
+    json_decref(body);
+    mantle_client_free(c);
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    assert_true(json_array_size(json_object_get(mantle_response_json(r), "data")) >= 3);
+    mantle_response_free(r);
+    expect_ok(mantle_models_retrieve(c, "openai.gpt-oss-120b-1:0", &r, &err), &err);
+    assert_string_equal(json_string_value(json_object_get(mantle_response_json(r), "id")),
+                        "openai.gpt-oss-120b-1:0");
+    mantle_response_free(r);
+    expect_ok(mantle_models_retrieve(c, "odd id/with?chars", &r, &err), &err);
+    assert_string_equal(json_string_value(json_object_get(mantle_response_json(r), "id")),
+                        "odd id/with?chars");
+    mantle_response_free(r);
+    assert_int_equal(mantle_models_retrieve(c, "does-not-exist", &r, &err), MANTLE_E_NOT_FOUND);
+    assert_non_null(strstr(err.message, "does not exist"));
+    assert_int_equal(err.attempts, 1);
+    assert_true(err.request_id[0] != '\0');
+    mantle_client_free(c);
+}
+
+static void test_messages(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    const char *body = "{\"model\":\"anthropic.claude-sonnet-4-5\",\"max_tokens\":64,"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"hi claude\"}]}";
+    expect_ok(mantle_messages_create(c, mantle_json_text(body), &r, &err), &err);
+    char *text = mantle_message_text(r);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "hi claude"));
+    mantle_free(text);
+    int64_t in, out, total;
+    mantle_response_usage(r, &in, &out, &total);
+    assert_true(in > 0 && out > 0 && total == in + out);
+    mantle_response_free(r);
+
+    struct collect col = {mantle_accumulator_new(), 0, 0};
+    expect_ok(mantle_messages_stream(c, mantle_json_text(body), collect_cb, &col, &err), &err);
+    assert_non_null(strstr(mantle_accumulator_text(col.acc), "hi claude"));
+    json_t *fin = mantle_accumulator_final(col.acc);
+    assert_non_null(fin);
+    assert_string_equal(json_string_value(json_object_get(fin, "role")), "assistant");
+    mantle_accumulator_free(col.acc);
+    mantle_client_free(c);
+}
+
+/* ---- auth modes ---- */
+
+static void test_session_token_and_bearer(void **state)
+{
+    (void)state;
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    struct mantle_client_options o = base_options();
+    o.aws_access_key_id = "ASIATEMP";
+    o.aws_secret_access_key = "temp-secret";
+    o.aws_session_token = "temp-session-token";
+    struct mantle_client *c = make(&o);
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+    o.aws_session_token = "wrong-token";
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_PERMISSION_DENIED);
+    assert_non_null(strstr(err.message, "security token"));
+    mantle_client_free(c);
+    o.aws_session_token = NULL;
+    o.aws_access_key_id = "AKIDSTATIC";
+    o.aws_secret_access_key = "wrong-secret";
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_PERMISSION_DENIED);
+    assert_non_null(strstr(err.message, "signature"));
+    mantle_client_free(c);
+
+    /* Bedrock API key, explicit and from AWS_BEARER_TOKEN_BEDROCK, with no region */
+    struct mantle_client_options b = MANTLE_CLIENT_OPTIONS_INIT;
+    b.base_url = base_url;
+    b.credentials_options = &empty_copts;
+    b.api_key = API_KEY;
+    c = make(&b);
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+    struct fake_env fe = {{"AWS_BEARER_TOKEN_BEDROCK"}, {API_KEY}, 1};
+    struct mantle_credentials_options co = empty_copts;
+    co.getenv_ud = &fe;
+    b.api_key = NULL;
+    b.credentials_options = &co;
+    c = make(&b);
+    assert_int_equal(mantle_client_auth_source(c), MANTLE_AUTH_SOURCE_ENVIRONMENT);
+    expect_ok(mantle_messages_create(c,
+                                     mantle_json_text("{\"model\":\"anthropic.claude-sonnet-4-5\","
+                                                      "\"max_tokens\":8,\"messages\":[{\"role\":"
+                                                      "\"user\",\"content\":\"k\"}]}"),
+                                     &r, &err),
+              &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+    b.credentials_options = &empty_copts;
+    b.api_key = "bedrock-api-key-wrong";
+    c = make(&b);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_PERMISSION_DENIED);
+    assert_non_null(strstr(err.message, "API Key"));
+    mantle_client_free(c);
+}
+
+static int token_calls;
+static mantle_code token_fn(void *ud, char *buf, size_t cap, struct mantle_error *err)
+{
+    (void)ud;
+    (void)err;
+    token_calls++;
+    snprintf(buf, cap, "%s", API_KEY);
+    return MANTLE_OK;
+}
+
+static void test_bearer_fn_per_attempt(void **state)
+{
+    (void)state;
+    struct mantle_client_options o = base_options();
+    o.bearer_token_fn = token_fn;
+    struct mantle_client *c = make(&o);
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    token_calls = 0;
+    expect_ok(
+        faulty(c, "GET", "/models", NULL, "fail-status=500:1, retry-after-ms=5, id=fn", &r, &err),
+        &err);
+    assert_int_equal(mantle_response_attempts(r), 2);
+    assert_int_equal(token_calls, 2); /* asked again for the retry */
+    mantle_response_free(r);
+    mantle_client_free(c);
+}
+
+static void test_default_chain_environment(void **state)
+{
+    (void)state;
+    struct fake_env fe = {
+        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"},
+        {"ASIATEMP", "temp-secret", "temp-session-token", "us-east-1"},
+        4};
+    struct mantle_credentials_options co = empty_copts;
+    co.getenv_ud = &fe;
+    struct mantle_client_options o = MANTLE_CLIENT_OPTIONS_INIT;
+    o.base_url = base_url;
+    o.credentials_options = &co;
+    struct mantle_client *c = make(&o);
+    assert_int_equal(mantle_client_auth_source(c), MANTLE_AUTH_SOURCE_DEFAULT);
+    assert_string_equal(mantle_client_region(c), "us-east-1");
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+}
+
+static void test_profile_auth(void **state)
+{
+    (void)state;
+    char creds[] = "/tmp/mantle-emu-profile-XXXXXX";
+    int fd = mkstemp(creds);
+    assert_true(fd >= 0);
+    const char *text = "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = x\n"
+                       "[emu]\naws_access_key_id = AKIDSTATIC\n"
+                       "aws_secret_access_key = static-secret\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct mantle_credentials_options co = empty_copts;
+    co.credentials_file = creds;
+    co.config_file = "/nonexistent/mantle-test-config";
+    struct mantle_client_options o = base_options();
+    o.credentials_options = &co;
+    o.profile = "emu";
+    struct mantle_client *c = make(&o);
+    assert_int_equal(mantle_client_auth_source(c), MANTLE_AUTH_SOURCE_PROFILE);
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+    /* a profile that does not exist: a credentials error from the first request */
+    o.profile = "missing";
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_CREDENTIALS);
+    assert_int_equal(err.attempts, 0);
+    mantle_client_free(c);
+    unlink(creds);
+}
+
+static void test_signing_service_and_roots(void **state)
+{
+    (void)state;
+    /* The emulator accepts bedrock-mantle and (for this test) bedrock; not bedrock-runtime. */
+    struct mantle_client_options o = base_options();
+    o.aws_access_key_id = "AKIDSTATIC";
+    o.aws_secret_access_key = "static-secret";
+    char v1[200];
+    snprintf(v1, sizeof v1, "%s/v1", emu.root);
+    o.base_url = v1; /* the seed's root */
+    o.signing_service = "bedrock";
+    struct mantle_client *c = make(&o);
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+    o.signing_service = "bedrock-runtime";
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_PERMISSION_DENIED);
+    assert_non_null(strstr(err.message, "service"));
+    mantle_client_free(c);
+    o.signing_service = NULL;
+    o.region = "eu-west-1"; /* signed for the wrong region */
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_PERMISSION_DENIED);
+    mantle_client_free(c);
+}
+
+/* ---- faults ---- */
+
+struct log_lines {
+    pthread_mutex_t lock;
+    int warn, info, debug;
+    char last_warn[512];
+};
+
+static void count_log(void *ud, enum mantle_log_level level, const char *line)
+{
+    struct log_lines *l = ud;
+    pthread_mutex_lock(&l->lock);
+    if (level == MANTLE_LOG_WARN) {
+        l->warn++;
+        snprintf(l->last_warn, sizeof l->last_warn, "%s", line);
+    } else if (level == MANTLE_LOG_INFO) {
+        l->info++;
+    } else {
+        l->debug++;
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void test_retries_and_retry_after(void **state)
+{
+    (void)state;
+    struct log_lines logs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, ""};
+    struct mantle_client_options o = base_options();
+    o.aws_access_key_id = "AKIDSTATIC";
+    o.aws_secret_access_key = "static-secret";
+    o.log_fn = count_log;
+    o.log_user_data = &logs;
+    struct mantle_client *c = make(&o);
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+
+    /* retry-after-ms honoured (far below the 0.5 s backoff) */
+    int64_t t0 = now_ms();
+    expect_ok(
+        faulty(c, "GET", "/models", NULL, "fail-status=503:2, retry-after-ms=60, id=a", &r, &err),
+        &err);
+    int64_t took = now_ms() - t0;
+    assert_int_equal(mantle_response_attempts(r), 3);
+    assert_true(took >= 120);
+    assert_true(took < 1100); /* the backoff would have waited >= 375 + 750 ms */
+    mantle_response_free(r);
+    assert_int_equal(logs.warn, 2);
+    assert_non_null(strstr(logs.last_warn, "in 60 ms"));
+
+    /* retry-after in seconds */
+    t0 = now_ms();
+    expect_ok(faulty(c, "GET", "/models", NULL, "fail-status=429:1, retry-after=1, id=b", &r, &err),
+              &err);
+    took = now_ms() - t0;
+    assert_int_equal(mantle_response_attempts(r), 2);
+    assert_true(took >= 1000 && took < 3000); /* the backoff would be 375..500 ms */
+    mantle_response_free(r);
+
+    /* no header: 0.5 s * 2^n with jitter (0.375 .. 0.5 s for the first retry) */
+    t0 = now_ms();
+    expect_ok(faulty(c, "POST", "/responses", "{\"model\":\"m\",\"input\":\"x\"}",
+                     "fail-status=500:1, id=c", &r, &err),
+              &err);
+    took = now_ms() - t0;
+    assert_true(took >= 370 && took < 3000);
+    assert_int_equal(mantle_response_attempts(r), 2);
+    mantle_response_free(r);
+
+    /* out of retries: the last error, with every attempt counted */
+    assert_int_equal(
+        faulty(c, "GET", "/models", NULL, "fail-status=502, retry-after-ms=5, id=d", &r, &err),
+        MANTLE_E_SERVER);
+    assert_int_equal(err.attempts, 3);
+    assert_int_equal(err.http_status, 502);
+
+    /* x-should-retry: false stops a retryable status; true retries a final one */
+    assert_int_equal(faulty(c, "GET", "/models", NULL,
+                            "fail-status=503:1, x-should-retry=false, id=e", &r, &err),
+                     MANTLE_E_SERVER);
+    assert_int_equal(err.attempts, 1);
+    expect_ok(faulty(c, "GET", "/models", NULL,
+                     "fail-status=400:1, x-should-retry=true, retry-after-ms=5, id=f", &r, &err),
+              &err);
+    assert_int_equal(mantle_response_attempts(r), 2);
+    mantle_response_free(r);
+    /* a 400 is final */
+    assert_int_equal(faulty(c, "GET", "/models", NULL, "fail-status=400:1, id=g", &r, &err),
+                     MANTLE_E_BAD_REQUEST);
+    assert_int_equal(err.attempts, 1);
+    /* error shapes: AWS type and message, request id */
+    assert_int_equal(faulty(c, "GET", "/models", NULL,
+                            "fail-status=429:1, error-shape=aws, x-should-retry=false, id=h", &r,
+                            &err),
+                     MANTLE_E_RATE_LIMIT);
+    assert_non_null(strstr(err.message, "HTTP 429 "));
+    assert_true(err.request_id[0] != '\0');
+    assert_true(logs.info > 0);
+    mantle_client_free(c);
+
+    /* max_retries: MANTLE_RETRIES_NONE */
+    o.max_retries = MANTLE_RETRIES_NONE;
+    o.log_fn = NULL;
+    c = make(&o);
+    assert_int_equal(faulty(c, "GET", "/models", NULL, "fail-status=503:1, id=i", &r, &err),
+                     MANTLE_E_SERVER);
+    assert_int_equal(err.attempts, 1);
+    mantle_client_free(c);
+}
+
+static void test_timeouts(void **state)
+{
+    (void)state;
+    struct mantle_client_options o = base_options();
+    o.aws_access_key_id = "AKIDSTATIC";
+    o.aws_secret_access_key = "static-secret";
+    o.timeout_ms = 400;
+    struct mantle_client *c = make(&o);
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    int64_t t0 = now_ms();
+    assert_int_equal(faulty(c, "GET", "/models", NULL, "delay=3000, id=t", &r, &err),
+                     MANTLE_E_TIMEOUT);
+    assert_true(now_ms() - t0 < 2500); /* the total budget, retries included */
+    assert_true(err.attempts >= 1);
+    expect_ok(faulty(c, "GET", "/models", NULL, "delay=50, id=t2", &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+
+    /* a connection error is retried, then reported */
+    o.timeout_ms = 0;
+    o.base_url = "http://127.0.0.1:1/openai/v1";
+    o.max_retries = 1;
+    c = make(&o);
+    assert_int_equal(mantle_models_list(c, &r, &err), MANTLE_E_CONNECTION);
+    assert_int_equal(err.attempts, 2);
+    mantle_client_free(c);
+}
+
+static void test_stream_faults(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    const char *body = "{\"model\":\"openai.gpt-oss-120b\",\"input\":\"one two three four five "
+                       "six\",\"stream\":true}";
+    /* dropped mid-stream: MANTLE_E_STREAM, never retried once events flowed */
+    struct collect col = {mantle_accumulator_new(), 0, 0};
+    assert_int_equal(
+        faulty_stream(c, "/responses", 0, body, "drop-mid-stream=3, id=s1", &col, &err),
+        MANTLE_E_STREAM);
+    assert_int_equal(col.events, 3);
+    assert_int_equal(err.attempts, 1);
+    mantle_accumulator_free(col.acc);
+
+    /* malformed JSON in an event: MANTLE_E_PROTOCOL */
+    struct collect bad = {mantle_accumulator_new(), 0, 0};
+    assert_int_equal(faulty_stream(c, "/responses", 0, body, "malformed-json, id=s2", &bad, &err),
+                     MANTLE_E_PROTOCOL);
+    assert_non_null(strstr(err.message, "not valid JSON"));
+    mantle_accumulator_free(bad.acc);
+
+    /* retried before the first byte: a 503 then the stream */
+    struct collect retry = {mantle_accumulator_new(), 0, 0};
+    expect_ok(faulty_stream(c, "/chat/completions", 0,
+                            "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                            "\"content\":\"again\"}]}",
+                            "fail-status=503:1, retry-after-ms=5, id=s3", &retry, &err),
+              &err);
+    assert_non_null(strstr(mantle_accumulator_text(retry.acc), "again"));
+    mantle_accumulator_free(retry.acc);
+
+    /* cancelled from the callback, with events still to come (event-delay keeps them coming) */
+    struct collect stop = {mantle_accumulator_new(), 0, 2};
+    int64_t t0 = now_ms();
+    assert_int_equal(faulty_stream(c, "/anthropic/v1/messages", 1,
+                                   "{\"model\":\"anthropic.claude-sonnet-4-5\",\"max_tokens\":64,"
+                                   "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
+                                   "\"a b c d e f g h\"}]}",
+                                   "event-delay=200, id=s4", &stop, &err),
+                     MANTLE_E_CANCELLED);
+    assert_int_equal(stop.events, 2);
+    assert_true(now_ms() - t0 < 2500); /* did not wait for the rest (~3 s) */
+    mantle_accumulator_free(stop.acc);
+    /* and the client is fine afterwards */
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    mantle_client_free(c);
+}
+
+static void test_malformed_json(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    assert_int_equal(faulty(c, "POST", "/responses", "{\"model\":\"m\",\"input\":\"x\"}",
+                            "malformed-json, id=m1", &r, &err),
+                     MANTLE_E_PROTOCOL);
+    assert_null(r);
+    assert_int_equal(err.http_status, 200);
+    assert_non_null(strstr(err.message, "not valid JSON"));
+    mantle_client_free(c);
+}
+
+static void test_clock_skew(void **state)
+{
+    (void)state;
+    long skews[] = {900, -900};
+    for (int i = 0; i < 2; i++) {
+        struct mantle_client *c = static_client();
+        struct mantle_error err = MANTLE_ERROR_INIT;
+        struct mantle_response *r = NULL;
+        char fault[64];
+        snprintf(fault, sizeof fault, "clock-skew=%ld", skews[i]);
+        expect_ok(faulty(c, "GET", "/models", NULL, fault, &r, &err), &err);
+        assert_int_equal(mantle_response_attempts(r), 2); /* one corrected retry */
+        mantle_response_free(r);
+        int64_t off = client_clock_offset(c);
+        assert_true(off > skews[i] - 5 && off < skews[i] + 5);
+        /* the offset stays: the next request is right the first time */
+        expect_ok(
+            faulty(c, "POST", "/responses", "{\"model\":\"m\",\"input\":\"x\"}", fault, &r, &err),
+            &err);
+        assert_int_equal(mantle_response_attempts(r), 1);
+        mantle_response_free(r);
+        /* copies start from it too */
+        struct mantle_client_options none = MANTLE_CLIENT_OPTIONS_INIT;
+        struct mantle_client *copy = mantle_client_with_options(c, &none, &err);
+        expect_ok(faulty(copy, "GET", "/models", NULL, fault, &r, &err), &err);
+        assert_int_equal(mantle_response_attempts(r), 1);
+        mantle_response_free(r);
+        mantle_client_free(copy);
+        mantle_client_free(c);
+    }
+}
+
+/* ---- threads ---- */
+
+struct worker {
+    struct mantle_client *c;
+    int id;
+    int ok;
+    char failure[700];
+};
+
+static int count_events(void *ud, const struct mantle_stream_event *ev)
+{
+    (void)ev;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 12; i++) {
+        struct mantle_error err = MANTLE_ERROR_INIT;
+        struct mantle_response *r = NULL;
+        mantle_code rc;
+        char input[64];
+        snprintf(input, sizeof input, "thread %d request %d", w->id, i);
+        json_t *body = json_pack("{s:s, s:s}", "model", "openai.gpt-oss-120b", "input", input);
+        switch (i % 3) {
+        case 0:
+            rc = mantle_models_list(w->c, &r, &err);
+            break;
+        case 1:
+            rc = mantle_responses_create(w->c, mantle_json_value(body), &r, &err);
+            if (rc == MANTLE_OK) {
+                char *t = mantle_response_output_text(r);
+                if (!t || !strstr(t, input)) rc = MANTLE_E_PROTOCOL;
+                mantle_free(t);
+            }
+            break;
+        default: {
+            int events = 0;
+            rc =
+                mantle_responses_stream(w->c, mantle_json_value(body), count_events, &events, &err);
+            if (rc == MANTLE_OK && events < 3) rc = MANTLE_E_STREAM;
+        }
+        }
+        json_decref(body);
+        mantle_response_free(r);
+        if (rc != MANTLE_OK) {
+            snprintf(w->failure, sizeof w->failure, "%s: %s", mantle_code_name(rc), err.message);
+            return NULL;
+        }
+        w->ok++;
+    }
+    return NULL;
+}
+
+static void test_many_threads(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    enum { N = 8 };
+    pthread_t th[N];
+    struct worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct worker){c, i, 0, ""};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].failure[0]) fprintf(stderr, "thread %d: %s\n", i, w[i].failure);
+        assert_int_equal(w[i].ok, 12);
+    }
+    size_t idle = http_pool_idle_count(client_pool(c));
+    assert_true(idle >= 1 && idle <= N);
+    mantle_client_free(c);
+}
+
+static void test_connection_reuse(void **state)
+{
+    (void)state;
+    struct mantle_client *c = static_client();
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    for (int i = 0; i < 20; i++) {
+        struct mantle_response *r = NULL;
+        expect_ok(mantle_models_list(c, &r, &err), &err);
+        mantle_response_free(r);
+    }
+    /* one thread, one warm slot (handle + connection) reused throughout */
+    assert_int_equal(http_pool_idle_count(client_pool(c)), 1);
+    mantle_client_free(c);
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--service", "bedrock-mantle", "--service", "bedrock",
+                                        NULL};
+    emu_start(&emu,
+              "AKIDSTATIC static-secret\n"
+              "ASIATEMP temp-secret temp-session-token\n",
+              extra);
+    snprintf(base_url, sizeof base_url, "%s/openai/v1", emu.root);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    emu_stop(&emu);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_chat),
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_session_token_and_bearer),
+        cmocka_unit_test(test_bearer_fn_per_attempt),
+        cmocka_unit_test(test_default_chain_environment),
+        cmocka_unit_test(test_profile_auth),
+        cmocka_unit_test(test_signing_service_and_roots),
+        cmocka_unit_test(test_retries_and_retry_after),
+        cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_stream_faults),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_clock_skew),
+        cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_connection_reuse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
