@@ -174,7 +174,8 @@ struct fake_env {
 static const char *fake_getenv(void *ud, const char *name)
 {
     struct fake_env *e = ud;
-    return json_string_value(json_object_get(e->vars, name));
+    const char *v = json_string_value(json_object_get(e->vars, name));
+    return v ? v : test_env_default(name);
 }
 
 static void report(const char *id, const char *skip_reason)

@@ -103,7 +103,7 @@ static const char *fake_getenv(void *ud, const char *name)
     const struct fake_env *e = ud;
     for (size_t i = 0; e && i < e->n; i++)
         if (strcmp(e->name[i], name) == 0) return e->value[i];
-    return NULL;
+    return test_env_default(name);
 }
 
 static struct fake_env empty_env;

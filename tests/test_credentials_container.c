@@ -154,7 +154,7 @@ static const char *fake_getenv(void *ud, const char *name)
     (void)ud;
     for (int i = 0; i < env.n; i++)
         if (strcmp(env.names[i], name) == 0) return env.values[i];
-    return NULL;
+    return test_env_default(name);
 }
 
 static void env_set(const char *name, const char *value)

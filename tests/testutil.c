@@ -52,3 +52,8 @@ char *test_read_file(const char *path, size_t *len)
     if (len) *len = n;
     return data;
 }
+
+const char *test_env_default(const char *name)
+{
+    return strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0 ? "true" : NULL;
+}

@@ -25,4 +25,8 @@ void cmd_messages_usage(FILE *out);
 int cmd_models(int argc, char **argv);
 void cmd_models_usage(FILE *out);
 
+/* mantle credentials export|which (cmd_credentials.c). */
+int cmd_credentials(int argc, char **argv);
+void cmd_credentials_usage(FILE *out);
+
 #endif

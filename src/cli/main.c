@@ -13,6 +13,8 @@ static const struct cli_command commands[] = {
     {"messages", "Send a message with the Anthropic Messages API", cmd_messages,
      cmd_messages_usage},
     {"models", "List the models, or show one", cmd_models, cmd_models_usage},
+    {"credentials", "Show (which) or export the AWS credentials the default chain finds",
+     cmd_credentials, cmd_credentials_usage},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -19,4 +19,10 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Cryptographically strong random bytes. */
 bool crypto_random(void *out, size_t len);
 
+/* SHA-1 in lower-case hex (SHA1_HEX_LEN digits and a NUL), for cache-file names that must match
+ * what the AWS CLI writes (~/.aws/sso/cache/<sha1>.json); never for security. */
+#define SHA1_LEN 20
+#define SHA1_HEX_LEN 40
+bool crypto_sha1_hex(const void *data, size_t len, char out[SHA1_HEX_LEN + 1]);
+
 #endif

@@ -104,6 +104,11 @@ typedef char *(*profile_getenv_fn)(const char *name);
  * "no file"), MANTLE_E_NOMEM on allocation failure. */
 mantle_code profile_file_path(enum profile_source source, profile_getenv_fn getenv_fn, char **out,
                               struct mantle_error *err);
+/* The same with a lookup that takes user data (the credentials options' getenv_fn/getenv_ud
+ * shape), so an injected environment is honoured. getenv_fn must not be NULL. */
+typedef const char *(*profile_getenv2_fn)(void *ud, const char *name);
+mantle_code profile_file_path2(enum profile_source source, profile_getenv2_fn getenv_fn, void *ud,
+                               char **out, struct mantle_error *err);
 
 /* ---- internal: how the parser (profile_file.c) builds sets (profile_set.c) ----
  * Functions returning bool return false only when an allocation failed. */

@@ -476,7 +476,7 @@ static bool is_word_char(char c)
 }
 
 /* Python's posixpath.expandvars: $NAME or ${NAME}; unknown names are left as written. */
-static void expand_vars(struct buf *b, const char *s, profile_getenv_fn get)
+static void expand_vars(struct buf *b, const char *s, profile_getenv2_fn get, void *ud)
 {
     while (*s) {
         size_t name_at = 0, name_len = 0, match_len = 0;
@@ -503,7 +503,7 @@ static void expand_vars(struct buf *b, const char *s, profile_getenv_fn get)
         }
         memcpy(name, s + name_at, name_len);
         name[name_len] = '\0';
-        const char *value = name_len ? get(name) : NULL;
+        const char *value = name_len ? get(ud, name) : NULL;
         free(name);
         if (value)
             buf_append_str(b, value);
@@ -513,28 +513,44 @@ static void expand_vars(struct buf *b, const char *s, profile_getenv_fn get)
     }
 }
 
+/* Adapts a plain getenv-style lookup to the ud-taking form. */
+static const char *call_plain_getenv(void *ud, const char *name)
+{
+    profile_getenv_fn fn = *(profile_getenv_fn *)ud;
+    return fn(name);
+}
+
 mantle_code profile_file_path(enum profile_source source, profile_getenv_fn getenv_fn, char **out,
                               struct mantle_error *err)
+{
+    profile_getenv_fn plain = getenv_fn ? getenv_fn : getenv;
+    return profile_file_path2(source, call_plain_getenv, &plain, out, err);
+}
+
+mantle_code profile_file_path2(enum profile_source source, profile_getenv2_fn getenv_fn, void *ud,
+                               char **out, struct mantle_error *err)
 {
     static const char *const vars[] = {"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"};
     static const char *const defaults[] = {"~/.aws/config", "~/.aws/credentials"};
     if (!out || (source != PROFILE_SOURCE_CONFIG && source != PROFILE_SOURCE_CREDENTIALS))
         return mantle_error_set(err, MANTLE_E_INVALID_ARGUMENT, "profile_file_path: bad argument");
     *out = NULL;
-    profile_getenv_fn get = getenv_fn ? getenv_fn : getenv;
-    const char *raw = get(vars[source]);
+    if (!getenv_fn)
+        return mantle_error_set(err, MANTLE_E_INVALID_ARGUMENT, "profile_file_path: bad argument");
+    profile_getenv2_fn get = getenv_fn;
+    const char *raw = get(ud, vars[source]);
     bool from_env = raw != NULL;
     if (!raw) raw = defaults[source];
 
     struct buf path = BUF_INIT;
-    expand_vars(&path, raw, get);
+    expand_vars(&path, raw, get, ud);
     buf_append(&path, "", 0); /* so that an empty path still has data */
     if (buf_failed(&path)) {
         buf_free(&path);
         return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
     }
     if (path.data[0] == '~' && (path.data[1] == '\0' || path.data[1] == '/')) {
-        const char *home = get("HOME");
+        const char *home = get(ud, "HOME");
         if (!home || !*home) {
             buf_free(&path);
             return mantle_error_set(err, MANTLE_E_CONFIG,

@@ -49,10 +49,9 @@ mantle_code region_resolve(const char *explicit_region,
         return take(v, "AWS_REGION", out, from, err);
     if ((v = creds_getenv_nonempty(opts, "AWS_DEFAULT_REGION")))
         return take(v, "AWS_DEFAULT_REGION", out, from, err);
-    /* TODO(profile): once src/credentials/profile_file lands, the client passes a profile_fn
-     * that loads the config file (opts->config_file / AWS_CONFIG_FILE) and returns
-     * profile_get(profile, "region") for the profile named by opts->profile, AWS_PROFILE or
-     * "default". */
+    /* The profile lookup is creds_profile_region() (profile_providers.h): callers pass it as
+     * profile_fn to read `region` from the config file of the profile named by opts->profile,
+     * AWS_DEFAULT_PROFILE, AWS_PROFILE or "default". */
     if (profile_fn) {
         char *value = NULL;
         mantle_code code = profile_fn(profile_ud, opts, &value, err);
