@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "client/client_internal.h"
@@ -1002,6 +1003,59 @@ static void test_json_check(void **state)
     free(orig);
 }
 
+/* Region: option > AWS_REGION > AWS_DEFAULT_REGION > the profile's `region` (config file). */
+static void test_region_from_profile(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mantle-region-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char config[64], bad[64];
+    snprintf(config, sizeof config, "%s/config", dir);
+    snprintf(bad, sizeof bad, "%s/bad", dir);
+    FILE *f = fopen(config, "w");
+    assert_non_null(f);
+    fputs("[default]\nregion = eu-west-3\n[profile dev]\nregion = ap-south-1\n", f);
+    fclose(f);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("[default]\nregion = eu-west-3\nthis line has no equals sign\n", f);
+    fclose(f);
+
+    struct env_opts e;
+    env_opts_init(&e);
+    env_set(&e, "HOME", dir);
+    env_set(&e, "AWS_CONFIG_FILE", config);
+    struct mantle_client *c = must_create(&e.o);
+    assert_string_equal(mantle_client_region(c), "eu-west-3");
+    assert_string_equal(mantle_client_base_url(c),
+                        "https://bedrock-mantle.eu-west-3.api.aws/openai/v1");
+    mantle_client_free(c);
+
+    e.o.profile = "dev"; /* the selected profile's region */
+    c = must_create(&e.o);
+    assert_string_equal(mantle_client_region(c), "ap-south-1");
+    mantle_client_free(c);
+
+    env_set(&e, "AWS_DEFAULT_REGION", "us-west-2"); /* the environment beats the profile */
+    c = must_create(&e.o);
+    assert_string_equal(mantle_client_region(c), "us-west-2");
+    mantle_client_free(c);
+
+    struct env_opts m; /* a malformed config file is an error naming file and line */
+    env_opts_init(&m);
+    env_set(&m, "HOME", dir);
+    env_set(&m, "AWS_CONFIG_FILE", bad);
+    expect_config_error(&m.o, "bad:3");
+
+    struct env_opts none; /* no HOME, no file: no region, the usual message */
+    env_opts_init(&none);
+    expect_config_error(&none.o, "AWS_DEFAULT_REGION");
+
+    remove(config);
+    remove(bad);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1026,6 +1080,7 @@ int main(void)
         cmocka_unit_test(test_stream_recorded),
         cmocka_unit_test(test_stream_errors),
         cmocka_unit_test(test_json_check),
+        cmocka_unit_test(test_region_from_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "core/error_internal.h"
 #include "core/secret.h"
+#include "credentials/profile_providers.h"
 #include "credentials/region.h"
 #include "sigv4/uri.h"
 
@@ -400,16 +401,28 @@ static bool dup_opt(char **dst, const char *src, struct mantle_error *err)
 
 #define MISSING_REGION                                                                             \
     "Bedrock requires an AWS region for SigV4. Pass `region`, or set AWS_REGION or "               \
-    "AWS_DEFAULT_REGION"
+    "AWS_DEFAULT_REGION (or `region` in the profile)"
 
-/* TODO(profile region): the region of the selected profile (credentials/profile_providers.h has
- * creds_profile_region now). Not wired because it reads ~/.aws/config, and creation promises no
- * I/O; deciding between the two is pending. Returns NULL (not configured) until then. */
-static char *profile_region(const struct mantle_client_options *o, const struct env *env)
+/* The `region` of the selected profile in the shared config file (botocore's Session falls back
+ * to it too). Read at creation only when neither the option nor AWS_REGION/AWS_DEFAULT_REGION gives
+ * a region: a small local file, never the network, never credentials. A profile or file that is
+ * missing gives no region; a malformed file is a config error naming file and line. */
+static mantle_code profile_region(const struct mantle_client_options *o, const struct env *env,
+                                  char **out, struct mantle_error *err)
 {
-    (void)o;
-    (void)env;
-    return NULL;
+    struct mantle_credentials_options copts = MANTLE_CREDENTIALS_OPTIONS_INIT;
+    if (o->credentials_options) copts = *o->credentials_options;
+    copts.getenv_fn = env->fn;
+    copts.getenv_ud = env->ud;
+    if (o->profile) copts.profile = o->profile;
+    struct mantle_error perr = MANTLE_ERROR_INIT;
+    mantle_code rc = creds_profile_region(NULL, &copts, out, &perr);
+    if (rc == MANTLE_E_CONFIG && !strstr(perr.message, "HOME")) { /* a malformed file */
+        mantle_error_set(err, rc, "%s", perr.message);
+        return rc;
+    }
+    if (rc == MANTLE_E_NOMEM) return mantle_error_set(err, rc, "out of memory");
+    return MANTLE_OK; /* no HOME, no file, no such profile, no region: none */
 }
 
 static mantle_code resolve_region(const struct mantle_client_options *o,
@@ -438,7 +451,9 @@ static mantle_code resolve_region(const struct mantle_client_options *o,
             else
                 cfg->region = r;
         }
-        if (!cfg->region) cfg->region = profile_region(o, env);
+        mantle_code rc;
+        if (!cfg->region && (rc = profile_region(o, env, &cfg->region, err)) != MANTLE_OK)
+            return rc;
         if (!cfg->region) return MANTLE_OK;
     }
     if (!client_region_is_valid(cfg->region))
