@@ -498,6 +498,28 @@ static void test_bad_responses(void **state)
     mantle_credentials_unref(c);
 }
 
+/* A hanging STS: every attempt ends at its timeout, the call gives up after the attempts, and the
+ * caller gets a timeout error, in bounded time (only a generous upper bound is asserted). */
+static void test_hanging_sts_bounded(void **state)
+{
+    (void)state;
+    write_file(config_path, "[profile r1]\nrole_arn = " ROLE1 "\nsource_profile = base\n");
+    struct mantle_credentials *c = NULL;
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    sts_set_timeouts(500, 700);
+    control_post("/faults", "{\"sts\": {\"hang\": true}}");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(get_with(creds_assume_role_new, "r1", &c, &err), MANTLE_E_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(c);
+    expect_contains(err.message, "STS AssumeRole");
+    assert_int_equal(err.attempts, STS_MAX_ATTEMPTS);
+    assert_true(t1.tv_sec - t0.tv_sec < 30); /* 3 x 0.7 s plus backoff, with lots of slack */
+    control_post("/faults", "{\"sts\": null}");
+    sts_set_timeouts(0, 0);
+}
+
 /* ---- web identity ---- */
 
 static void test_web_identity_env_and_reread(void **state)
@@ -698,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signature_does_not_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throttling_and_5xx_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_responses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hanging_sts_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity_env_and_reread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_chain_caches, setup, teardown),

@@ -221,6 +221,15 @@ static bool read_failure(const struct sts_request *req, const struct http_fetch_
     return retry;
 }
 
+static long sts_connect_ms = STS_CONNECT_TIMEOUT_MS;
+static long sts_total_ms = STS_TIMEOUT_MS;
+
+void sts_set_timeouts(long connect_ms, long total_ms)
+{
+    sts_connect_ms = connect_ms > 0 ? connect_ms : STS_CONNECT_TIMEOUT_MS;
+    sts_total_ms = total_ms > 0 ? total_ms : STS_TIMEOUT_MS;
+}
+
 mantle_code sts_call(const struct sts_endpoint *ep, const struct sts_request *req,
                      const struct mantle_credentials *source, const char *label,
                      struct mantle_credentials **out, struct mantle_error *err)
@@ -285,8 +294,8 @@ mantle_code sts_call(const struct sts_endpoint *ep, const struct sts_request *re
             .header_count = nh,
             .body = body.data,
             .body_len = body.len,
-            .connect_timeout_ms = STS_CONNECT_TIMEOUT_MS,
-            .timeout_ms = STS_TIMEOUT_MS,
+            .connect_timeout_ms = sts_connect_ms,
+            .timeout_ms = sts_total_ms,
             .use_proxy = true, /* a real AWS endpoint: honour HTTPS_PROXY as botocore does */
             .capture = {"x-amzn-RequestId", NULL},
         };

@@ -12,6 +12,10 @@
 #define STS_CONNECT_TIMEOUT_MS 10000
 #define STS_TIMEOUT_MS 30000
 
+/* Test hook: the per-attempt connect and total timeouts (0, 0 restores the defaults above), so a
+ * hanging STS can be tested in seconds. Set before any call; not for concurrent use. */
+void sts_set_timeouts(long connect_ms, long total_ms);
+
 struct sts_endpoint {
     char url[512];   /* ends with '/' */
     char region[64]; /* the SigV4 scope region */
