@@ -13,18 +13,16 @@
  * Each case prints "ok <id>" or "skip <id>: <reason>"; the number run is asserted. */
 #include "testutil.h"
 
-#include <curl/curl.h>
+#include "fakeserver.h"
+
 #include <fcntl.h>
 #include <jansson.h>
 #include <mantle/mantle.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,122 +34,19 @@
 
 /* ---- the emulator as a child process ---- */
 
-struct emu {
-    pid_t pid;
-    int in_fd, out_fd;
-    char root[128]; /* http://127.0.0.1:PORT */
-    char creds[64]; /* the identities file */
-};
-
-static void emu_start(struct emu *e, const char *identities)
-{
-    memset(e, 0, sizeof *e);
-    snprintf(e->creds, sizeof e->creds, "/tmp/mantle-conf-creds-XXXXXX");
-    int fd = mkstemp(e->creds);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, identities, strlen(identities)), (ssize_t)strlen(identities));
-    close(fd);
-    char path[4096];
-    const char *dir = getenv("MANTLE_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/tools/mantle-emulator", dir ? dir : "..");
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    e->pid = fork();
-    assert_true(e->pid >= 0);
-    if (e->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
-        char *argv[] = {path,  "--credentials", e->creds, "--lifetime",
-                        "120", "--stdin-watch", NULL};
-        execv(path, argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    e->in_fd = in[1];
-    e->out_fd = out[0];
-    size_t n = 0;
-    for (;;) {
-        struct pollfd p = {e->out_fd, POLLIN, 0};
-        assert_true(poll(&p, 1, 20000) == 1);
-        char ch;
-        assert_int_equal(read(e->out_fd, &ch, 1), 1);
-        if (ch == '\n') break;
-        assert_true(n + 1 < sizeof e->root);
-        e->root[n++] = ch;
-    }
-    e->root[n] = '\0';
-    assert_true(strncmp(e->root, "http://127.0.0.1:", 17) == 0);
-}
-
-static void emu_stop(struct emu *e)
-{
-    close(e->in_fd); /* --stdin-watch: it stops */
-    kill(e->pid, SIGTERM);
-    int st;
-    waitpid(e->pid, &st, 0);
-    close(e->out_fd);
-    unlink(e->creds);
-}
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    struct buf *b = ud;
-    buf_append(b, p, s * n);
-    return s * n;
-}
-
 /* GET/POST an /__emulator/ endpoint (no auth); returns the JSON. */
-static json_t *emu_call(const struct emu *e, const char *method, const char *what)
+static json_t *emu_call(const struct fakeserver *e, const char *method, const char *what)
 {
     char url[256];
     snprintf(url, sizeof url, "%s/__emulator/%s", e->root, what);
-    CURL *h = curl_easy_init();
-    struct buf b = BUF_INIT;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    if (strcmp(method, "POST") == 0) curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-    assert_int_equal(curl_easy_perform(h), CURLE_OK);
-    curl_easy_cleanup(h);
-    json_t *j = json_loads(b.data ? b.data : "", 0, NULL);
-    buf_free(&b);
-    assert_non_null(j);
-    return j;
+    return fakeserver_http(method, url, strcmp(method, "POST") == 0 ? "" : NULL);
 }
 
 /* ---- helpers ---- */
 
 static json_t *cases;
-static struct emu emu;
+static struct fakeserver emu;
 static int ran, skipped;
-
-static unsigned char *b64_decode(const char *in, size_t *out_len)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in);
-    unsigned char *out = malloc(n / 4 * 3 + 4);
-    assert_non_null(out);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && in[i] != '='; i++) {
-        const char *p = strchr(alphabet, in[i]);
-        assert_non_null(p);
-        acc = (acc << 6) | (unsigned)(p - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    out[o] = 0;
-    *out_len = o;
-    return out;
-}
 
 static int64_t iso_time(const char *s)
 {
@@ -350,7 +245,7 @@ static void run_sigv4(const char *id, json_t *given, json_t *expected)
     log.stop = 1; /* sign, look, never send */
     install_hooks(c, &log);
     size_t body_len;
-    unsigned char *body = b64_decode(str_at(rq, "body_base64", NULL), &body_len);
+    unsigned char *body = test_b64_decode(str_at(rq, "body_base64", NULL), &body_len);
     struct mantle_request r = {0};
     r.method = "POST";
     r.path = url + strlen(prefix);
@@ -452,7 +347,7 @@ static void run_retry_signing(const char *id, json_t *given, json_t *expected)
     fault_for_statuses(json_object_get(given, "response_statuses"), id, skew, fault, sizeof fault);
     struct mantle_header h[] = {{"x-mantle-emulator-fault", fault}};
     size_t body_len;
-    unsigned char *body = b64_decode(str_at(given, "body_base64", NULL), &body_len);
+    unsigned char *body = test_b64_decode(str_at(given, "body_base64", NULL), &body_len);
     struct mantle_request r = {0};
     r.method = "POST";
     r.path = "/responses";
@@ -533,7 +428,7 @@ static void run_body_replay(const char *id, json_t *given, json_t *expected)
                            sizeof fault);
         struct mantle_header h[] = {{"x-mantle-emulator-fault", fault}};
         size_t body_len;
-        unsigned char *body = b64_decode(str_at(given, "body_base64", NULL), &body_len);
+        unsigned char *body = test_b64_decode(str_at(given, "body_base64", NULL), &body_len);
         r.body = body;
         r.body_len = body_len;
         r.headers = h;
@@ -649,16 +544,18 @@ static int setup(void **state)
         fprintf(stderr, "cases.json: %s\n", jerr.text);
         return -1;
     }
-    emu_start(&emu, "FIRSTACCESSKEY conformance-secret\n"
-                    "SECONDACCESSKEY conformance-secret\n"
-                    "ASIACONFORMANCE conformance-secret fixture-session-token\n");
+    fakeserver_start_emulator(&emu,
+                              "FIRSTACCESSKEY conformance-secret\n"
+                              "SECONDACCESSKEY conformance-secret\n"
+                              "ASIACONFORMANCE conformance-secret fixture-session-token\n",
+                              NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    emu_stop(&emu);
+    fakeserver_stop(&emu);
     json_decref(cases);
     return 0;
 }

@@ -41,30 +41,6 @@ static int64_t parse_time(const char *s)
     return (int64_t)t;
 }
 
-static unsigned char *b64_decode(const char *in, size_t *out_len)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in);
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    assert_non_null(out);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && in[i] != '='; i++) {
-        const char *p = strchr(alphabet, in[i]);
-        assert_non_null(p);
-        acc = (acc << 6) | (unsigned)(p - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return out;
-}
-
 static void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 {
     uint8_t digest[SHA256_LEN];
@@ -162,7 +138,7 @@ static void test_cases_json(void **state)
             h[k++] = (struct mantle_header){name, json_string_value(value)};
         }
         size_t body_len = 0;
-        unsigned char *body = b64_decode(str_of(request, "body_base64"), &body_len);
+        unsigned char *body = test_b64_decode(str_of(request, "body_base64"), &body_len);
         struct mantle_sigv4_request rq = {.method = str_of(request, "method"),
                                           .url = str_of(request, "url"),
                                           .headers = h,

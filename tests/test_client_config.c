@@ -22,22 +22,8 @@
 
 /* ---- an injected environment ---- */
 
-struct fake_env {
-    const char *name[8];
-    const char *value[8];
-    size_t n;
-};
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    const struct fake_env *e = ud;
-    for (size_t i = 0; i < e->n; i++)
-        if (strcmp(e->name[i], name) == 0) return e->value[i];
-    return test_env_default(name);
-}
-
 struct env_opts {
-    struct fake_env env;
+    struct test_env env;
     struct mantle_credentials_options copts;
     struct mantle_client_options o;
 };
@@ -48,17 +34,18 @@ static void env_opts_init(struct env_opts *e)
     memset(e, 0, sizeof *e);
     struct mantle_credentials_options c = MANTLE_CREDENTIALS_OPTIONS_INIT;
     e->copts = c;
-    e->copts.getenv_fn = fake_getenv;
+    e->copts.getenv_fn = test_env_getenv;
     e->copts.getenv_ud = &e->env;
     struct mantle_client_options o = MANTLE_CLIENT_OPTIONS_INIT;
     e->o = o;
     e->o.credentials_options = &e->copts;
 }
 
+/* Appends, unlike test_env_set(): a name set twice keeps its first value. */
 static void env_set(struct env_opts *e, const char *name, const char *value)
 {
-    e->env.name[e->env.n] = name;
-    e->env.value[e->env.n++] = value;
+    e->env.names[e->env.n] = name;
+    e->env.values[e->env.n++] = value;
 }
 
 static struct mantle_client *must_create(const struct mantle_client_options *o)

@@ -5,17 +5,15 @@
  * skew), cancellation from the stream callback, and many threads sharing one client. */
 #include "testutil.h"
 
-#include <curl/curl.h>
+#include "fakeserver.h"
+
 #include <jansson.h>
 #include <mantle/mantle.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,89 +23,22 @@
 
 /* ---- the emulator as a child process ---- */
 
-struct emu {
-    pid_t pid;
-    int in_fd, out_fd;
-    char root[128];
-    char creds[64];
-};
-
-static struct emu emu;
+static struct fakeserver emu;
 static char base_url[200];
 
-static void emu_start(struct emu *e, const char *identities, const char *const *extra)
+static void emu_start(const char *identities, const char *const *extra)
 {
-    memset(e, 0, sizeof *e);
-    snprintf(e->creds, sizeof e->creds, "/tmp/mantle-emu-creds-XXXXXX");
-    int fd = mkstemp(e->creds);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, identities, strlen(identities)), (ssize_t)strlen(identities));
-    close(fd);
-    char path[4096];
-    const char *dir = getenv("MANTLE_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/tools/mantle-emulator", dir ? dir : "..");
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    e->pid = fork();
-    assert_true(e->pid >= 0);
-    if (e->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
-        char *argv[32] = {path,         "--credentials", e->creds,        "--api-key", API_KEY,
-                          "--lifetime", "120",           "--stdin-watch", NULL};
-        size_t n = 8;
-        for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = (char *)extra[i];
-        argv[n] = NULL;
-        execv(path, argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    e->in_fd = in[1];
-    e->out_fd = out[0];
-    size_t n = 0;
-    for (;;) {
-        struct pollfd p = {e->out_fd, POLLIN, 0};
-        assert_true(poll(&p, 1, 20000) == 1);
-        char ch;
-        assert_int_equal(read(e->out_fd, &ch, 1), 1);
-        if (ch == '\n') break;
-        assert_true(n + 1 < sizeof e->root);
-        e->root[n++] = ch;
-    }
-    e->root[n] = '\0';
-}
-
-static void emu_stop(struct emu *e)
-{
-    close(e->in_fd);
-    kill(e->pid, SIGTERM);
-    int st;
-    waitpid(e->pid, &st, 0);
-    close(e->out_fd);
-    unlink(e->creds);
+    const char *args[32] = {"--api-key", API_KEY, NULL};
+    size_t n = 2;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    fakeserver_start_emulator(&emu, identities, args);
 }
 
 /* ---- clients ---- */
 
-struct fake_env {
-    const char *name[8];
-    const char *value[8];
-    size_t n;
-};
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    const struct fake_env *e = ud;
-    for (size_t i = 0; e && i < e->n; i++)
-        if (strcmp(e->name[i], name) == 0) return e->value[i];
-    return test_env_default(name);
-}
-
-static struct fake_env empty_env;
-static struct mantle_credentials_options empty_copts = {NULL,       NULL, NULL, fake_getenv,
+static struct test_env empty_env;
+static struct mantle_credentials_options empty_copts = {NULL,       NULL, NULL, test_env_getenv,
                                                         &empty_env, NULL, NULL};
 
 static struct mantle_client_options base_options(void)
@@ -385,7 +316,7 @@ static void test_session_token_and_bearer(void **state)
     expect_ok(mantle_models_list(c, &r, &err), &err);
     mantle_response_free(r);
     mantle_client_free(c);
-    struct fake_env fe = {{"AWS_BEARER_TOKEN_BEDROCK"}, {API_KEY}, 1};
+    struct test_env fe = {{"AWS_BEARER_TOKEN_BEDROCK"}, {API_KEY}, 1, 0};
     struct mantle_credentials_options co = empty_copts;
     co.getenv_ud = &fe;
     b.api_key = NULL;
@@ -439,10 +370,11 @@ static void test_bearer_fn_per_attempt(void **state)
 static void test_default_chain_environment(void **state)
 {
     (void)state;
-    struct fake_env fe = {
+    struct test_env fe = {
         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"},
         {"ASIATEMP", "temp-secret", "temp-session-token", "us-east-1"},
-        4};
+        4,
+        0};
     struct mantle_credentials_options co = empty_copts;
     co.getenv_ud = &fe;
     struct mantle_client_options o = MANTLE_CLIENT_OPTIONS_INIT;
@@ -462,13 +394,9 @@ static void test_profile_auth(void **state)
 {
     (void)state;
     char creds[] = "/tmp/mantle-emu-profile-XXXXXX";
-    int fd = mkstemp(creds);
-    assert_true(fd >= 0);
-    const char *text = "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = x\n"
-                       "[emu]\naws_access_key_id = AKIDSTATIC\n"
-                       "aws_secret_access_key = static-secret\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    test_write_temp(creds, "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = x\n"
+                           "[emu]\naws_access_key_id = AKIDSTATIC\n"
+                           "aws_secret_access_key = static-secret\n");
     struct mantle_credentials_options co = empty_copts;
     co.credentials_file = creds;
     co.config_file = "/nonexistent/mantle-test-config";
@@ -856,8 +784,7 @@ static int setup(void **state)
     (void)state;
     static const char *const extra[] = {"--service", "bedrock-mantle", "--service", "bedrock",
                                         NULL};
-    emu_start(&emu,
-              "AKIDSTATIC static-secret\n"
+    emu_start("AKIDSTATIC static-secret\n"
               "ASIATEMP temp-secret temp-session-token\n",
               extra);
     snprintf(base_url, sizeof base_url, "%s/openai/v1", emu.root);
@@ -867,7 +794,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    emu_stop(&emu);
+    fakeserver_stop(&emu);
     return 0;
 }
 

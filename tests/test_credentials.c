@@ -17,91 +17,26 @@
 
 /* ---- helpers ---- */
 
-/* An injected environment: a small table, and a count of lookups (for laziness checks). */
-struct fake_env {
-    const char *names[16];
-    const char *values[16];
-    int n;
-    atomic_int calls;
-};
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    struct fake_env *e = ud;
-    atomic_fetch_add(&e->calls, 1);
-    for (int i = 0; i < e->n; i++)
-        if (strcmp(e->names[i], name) == 0) return e->values[i];
-    return test_env_default(name);
-}
-
-static void env_set(struct fake_env *e, const char *name, const char *value)
-{
-    for (int i = 0; i < e->n; i++) {
-        if (strcmp(e->names[i], name) == 0) {
-            e->values[i] = value;
-            return;
-        }
-    }
-    assert_true(e->n < 16);
-    e->names[e->n] = name;
-    e->values[e->n++] = value;
-}
-
-static struct mantle_credentials_options env_opts(struct fake_env *e)
+static struct mantle_credentials_options env_opts(struct test_env *e)
 {
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv;
     o.getenv_ud = e;
     return o;
 }
 
-/* Collects async results; waits for a number of callbacks. */
-struct result {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
-    struct mantle_credentials *creds;
-    struct mantle_error err;
-    pthread_t thread;
-};
-
-static void result_init(struct result *r)
-{
-    memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-}
-
+/* The shared collector, plus the check that every callback gets exactly one of credentials and
+ * error. */
 static void result_done(void *ud, struct mantle_credentials *creds, const struct mantle_error *err)
 {
-    struct result *r = ud;
-    pthread_mutex_lock(&r->mu);
     assert_true((creds == NULL) != (err == NULL)); /* exactly one of them */
-    r->calls++;
-    r->thread = pthread_self();
-    if (creds) {
-        mantle_credentials_unref(r->creds);
-        r->creds = creds;
-    } else {
-        r->err = *err;
-    }
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    test_result_done(ud, creds, err);
 }
 
-static void result_wait(struct result *r, int calls)
-{
-    pthread_mutex_lock(&r->mu);
-    while (r->calls < calls) pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void result_free(struct result *r)
+static void result_free(struct test_result *r)
 {
     creds_worker_quiesce(); /* a worker may still be unwinding after calling us */
-    mantle_credentials_unref(r->creds);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    test_result_free(r);
 }
 
 /* A public get that must fail; returns the error for inspection. */
@@ -222,10 +157,10 @@ static void test_static_provider(void **state)
     assert_ptr_equal(got, c);
     mantle_credentials_unref(got);
 
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     assert_int_equal(r.calls, 1);
     assert_ptr_equal(r.creds, c);
     result_free(&r);
@@ -241,9 +176,9 @@ static void test_static_provider(void **state)
 static void test_env_basic(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDENV");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRETENV");
+    struct test_env e = {0};
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDENV");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRETENV");
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_environment(&o, NULL);
     assert_int_equal(atomic_load(&e.calls), 0); /* nothing is read at creation */
@@ -257,16 +192,16 @@ static void test_env_basic(void **state)
     mantle_credentials_unref(c);
 
     /* Read at every get: a changed environment is seen */
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDENV2");
-    env_set(&e, "AWS_ACCOUNT_ID", "123456789012");
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDENV2");
+    test_env_set(&e, "AWS_ACCOUNT_ID", "123456789012");
     c = get_ok(p);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDENV2");
     assert_string_equal(mantle_credentials_account_id(c), "123456789012");
     mantle_credentials_unref(c);
 
     /* get_async answers inline: reading the environment never blocks */
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
     assert_int_equal(r.calls, 1);
     assert_string_equal(mantle_credentials_access_key_id(r.creds), "AKIDENV2");
@@ -277,26 +212,26 @@ static void test_env_basic(void **state)
 static void test_env_session_token_order(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
-    env_set(&e, "AWS_SESSION_TOKEN", "session");
+    struct test_env e = {0};
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
+    test_env_set(&e, "AWS_SESSION_TOKEN", "session");
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_environment(&o, NULL);
     struct mantle_credentials *c = get_ok(p);
     assert_string_equal(mantle_credentials_session_token(c), "session");
     mantle_credentials_unref(c);
     /* botocore's TOKENS = ['AWS_SECURITY_TOKEN', 'AWS_SESSION_TOKEN']: the legacy name first */
-    env_set(&e, "AWS_SECURITY_TOKEN", "security");
+    test_env_set(&e, "AWS_SECURITY_TOKEN", "security");
     c = get_ok(p);
     assert_string_equal(mantle_credentials_session_token(c), "security");
     mantle_credentials_unref(c);
     /* ... unless it is empty */
-    env_set(&e, "AWS_SECURITY_TOKEN", "");
+    test_env_set(&e, "AWS_SECURITY_TOKEN", "");
     c = get_ok(p);
     assert_string_equal(mantle_credentials_session_token(c), "session");
     mantle_credentials_unref(c);
-    env_set(&e, "AWS_SESSION_TOKEN", "");
+    test_env_set(&e, "AWS_SESSION_TOKEN", "");
     c = get_ok(p);
     assert_null(mantle_credentials_session_token(c));
     mantle_credentials_unref(c);
@@ -306,7 +241,7 @@ static void test_env_session_token_order(void **state)
 static void test_env_empty_is_absent(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
+    struct test_env e = {0};
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_environment(&o, NULL);
     struct mantle_error err = get_error(p);
@@ -314,8 +249,8 @@ static void test_env_empty_is_absent(void **state)
     assert_string_equal(err.message,
                         "Unable to locate credentials; tried: env (AWS_ACCESS_KEY_ID not set)");
 
-    env_set(&e, "AWS_ACCESS_KEY_ID", "");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
     err = get_error(p);
     assert_string_equal(err.message,
                         "Unable to locate credentials; tried: env (AWS_ACCESS_KEY_ID not set)");
@@ -332,15 +267,15 @@ static void test_env_empty_is_absent(void **state)
 static void test_env_partial(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDPARTIAL");
+    struct test_env e = {0};
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDPARTIAL");
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_environment(&o, NULL);
     struct mantle_error err = get_error(p);
     assert_int_equal(err.code, MANTLE_E_CREDENTIALS);
     assert_string_equal(err.message, "Failed to refresh AWS credentials: Partial credentials "
                                      "found in env, missing: AWS_SECRET_ACCESS_KEY");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "");
     err = get_error(p);
     assert_non_null(strstr(err.message, "missing: AWS_SECRET_ACCESS_KEY"));
     assert_null(strstr(err.message, "AKIDPARTIAL"));
@@ -363,18 +298,18 @@ static void test_env_expiration(void **state)
         {"2026-11-24T20:30:00+02:00", 1795545000},
         {"2026-11-24T13:00:00-05:30", 1795545000},
     };
-    struct fake_env e = {0};
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
+    struct test_env e = {0};
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_environment(&o, NULL);
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        env_set(&e, "AWS_CREDENTIAL_EXPIRATION", good[i].value);
+        test_env_set(&e, "AWS_CREDENTIAL_EXPIRATION", good[i].value);
         struct mantle_credentials *c = get_ok(p);
         assert_int_equal(mantle_credentials_expiration(c), good[i].want);
         mantle_credentials_unref(c);
     }
-    env_set(&e, "AWS_CREDENTIAL_EXPIRATION", ""); /* empty: no expiration */
+    test_env_set(&e, "AWS_CREDENTIAL_EXPIRATION", ""); /* empty: no expiration */
     struct mantle_credentials *c = get_ok(p);
     assert_int_equal(mantle_credentials_expiration(c), 0);
     mantle_credentials_unref(c);
@@ -382,7 +317,7 @@ static void test_env_expiration(void **state)
     static const char *const bad[] = {"tomorrow",   "2026-13-01T00:00:00Z", "2026-11-24T18:30:00",
                                       "1795545000", "2026-02-30T00:00:00Z", "1970-01-01T00:00:00Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        env_set(&e, "AWS_CREDENTIAL_EXPIRATION", bad[i]);
+        test_env_set(&e, "AWS_CREDENTIAL_EXPIRATION", bad[i]);
         struct mantle_error err = get_error(p);
         assert_int_equal(err.code, MANTLE_E_CREDENTIALS);
         assert_non_null(strstr(err.message, "Failed to refresh AWS credentials: env: "
@@ -496,10 +431,10 @@ static void test_custom_blocking_only(void **state)
     mantle_credentials_unref(c);
 
     /* get_async runs the blocking get on a worker thread, never on ours */
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     assert_false(last_get_on_this_thread(&s));
     assert_false(pthread_equal(r.thread, pthread_self()));
     assert_string_equal(mantle_credentials_access_key_id(r.creds), "AKIDCUSTOM");
@@ -508,11 +443,11 @@ static void test_custom_blocking_only(void **state)
     assert_int_equal(r.calls, 1); /* exactly once */
 
     /* many at once: more jobs than workers queue up and all complete */
-    struct result many;
-    result_init(&many);
+    struct test_result many;
+    test_result_init(&many);
     for (int i = 0; i < 3 * CREDS_WORKER_MAX; i++)
         assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &many), MANTLE_OK);
-    result_wait(&many, 3 * CREDS_WORKER_MAX);
+    test_result_wait(&many, 3 * CREDS_WORKER_MAX);
     result_free(&many);
     assert_int_equal(many.calls, 3 * CREDS_WORKER_MAX);
 
@@ -532,10 +467,10 @@ static void test_custom_async_only(void **state)
         struct mantle_credentials *c = get_ok(p);
         assert_string_equal(mantle_credentials_access_key_id(c), "AKIDASYNC");
         mantle_credentials_unref(c);
-        struct result r;
-        result_init(&r);
+        struct test_result r;
+        test_result_init(&r);
         assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-        result_wait(&r, 1);
+        test_result_wait(&r, 1);
         assert_string_equal(mantle_credentials_access_key_id(r.creds), "AKIDASYNC");
         assert_int_equal(atomic_load(&s.async_calls), 2);
         result_free(&r);
@@ -557,10 +492,10 @@ static void test_custom_both(void **state)
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_custom(&both, &s, NULL);
     struct mantle_credentials *c = get_ok(p);
     mantle_credentials_unref(c);
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     result_free(&r);
     assert_int_equal(atomic_load(&s.get_calls), 1);   /* blocking get for the blocking caller */
     assert_int_equal(atomic_load(&s.async_calls), 1); /* and the provider's own async path */
@@ -578,10 +513,10 @@ static void test_custom_error_wrapping(void **state)
     assert_int_equal(err.code, MANTLE_E_CREDENTIALS);
     assert_string_equal(err.message, "Failed to refresh AWS credentials: token expired");
 
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     assert_int_equal(r.err.code, MANTLE_E_CREDENTIALS);
     assert_string_equal(r.err.message, "Failed to refresh AWS credentials: token expired");
     result_free(&r);
@@ -620,7 +555,7 @@ static void test_custom_delegating_not_double_wrapped(void **state)
     struct mantle_error err = get_error(outer);
     assert_string_equal(err.message, "Failed to refresh AWS credentials: token expired");
 
-    struct fake_env e = {0};
+    struct test_env e = {0};
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *env = mantle_credentials_provider_new_environment(&o, NULL);
     struct mantle_credentials_provider *outer2 =
@@ -663,8 +598,8 @@ static void test_custom_misuse(void **state)
     /* a get_async that fails to start: its code comes back and the callback never runs */
     s.async_return = MANTLE_E_NOMEM;
     p = mantle_credentials_provider_new_custom(&async_only, &s, NULL);
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_E_NOMEM);
     err = get_error(p);
     assert_int_equal(err.code, MANTLE_E_CREDENTIALS);
@@ -692,7 +627,7 @@ static int64_t counting_clock(void *ud)
 static void test_creation_is_lazy(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
+    struct test_env e = {0};
     atomic_int clock_calls = 0;
     struct mantle_credentials_options o = env_opts(&e);
     o.now_fn = counting_clock;
@@ -709,8 +644,8 @@ static void test_creation_is_lazy(void **state)
     assert_int_equal(atomic_load(&clock_calls), 0);
     assert_int_equal(atomic_load(&s.get_calls) + atomic_load(&s.async_calls), 0);
 
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
     struct mantle_credentials *c = get_ok(chain);
     assert_true(atomic_load(&e.calls) > 0);
     assert_true(atomic_load(&clock_calls) > 0);
@@ -782,10 +717,10 @@ static mantle_code chain_get(struct mantle_credentials_provider *p, bool async,
                              struct mantle_credentials **c, struct mantle_error *err)
 {
     if (!async) return mantle_credentials_provider_get(p, c, err);
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     *c = mantle_credentials_ref(r.creds);
     *err = r.err;
     result_free(&r);
@@ -846,7 +781,7 @@ static void test_chain_semantics(void **state)
 static void test_default_chain(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
+    struct test_env e = {0};
     struct mantle_credentials_options o = env_opts(&e);
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_default_chain(&o, NULL);
     struct mantle_error err = get_error(p);
@@ -867,15 +802,15 @@ static void test_default_chain(void **state)
         at = hit + strlen(tried[i]);
     }
 
-    struct result r;
-    result_init(&r);
+    struct test_result r;
+    test_result_init(&r);
     assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r, 1);
+    test_result_wait(&r, 1);
     assert_string_equal(r.err.message, err.message);
     result_free(&r);
 
-    env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
-    env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKID");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "SECRET");
     struct mantle_credentials *c = get_ok(p);
     assert_string_equal(mantle_credentials_source(c), "env");
     mantle_credentials_unref(c);
@@ -1033,7 +968,7 @@ static mantle_code profile_region(void *ud, const struct mantle_credentials_opti
 static void test_region_resolution(void **state)
 {
     (void)state;
-    struct fake_env e = {0};
+    struct test_env e = {0};
     struct mantle_credentials_options o = env_opts(&e);
     char region[REGION_MAX_LEN + 1];
     const char *from = NULL;
@@ -1047,13 +982,13 @@ static void test_region_resolution(void **state)
     assert_string_equal(region, "eu-west-3");
     assert_string_equal(from, "profile");
 
-    env_set(&e, "AWS_DEFAULT_REGION", "us-west-2");
+    test_env_set(&e, "AWS_DEFAULT_REGION", "us-west-2");
     assert_int_equal(region_resolve(NULL, &o, profile_region, "eu-west-3", region, &from, &err),
                      MANTLE_OK);
     assert_string_equal(region, "us-west-2");
     assert_string_equal(from, "AWS_DEFAULT_REGION");
 
-    env_set(&e, "AWS_REGION", "us-east-2");
+    test_env_set(&e, "AWS_REGION", "us-east-2");
     assert_int_equal(region_resolve(NULL, &o, NULL, NULL, region, &from, &err), MANTLE_OK);
     assert_string_equal(region, "us-east-2");
     assert_string_equal(from, "AWS_REGION");
@@ -1063,20 +998,20 @@ static void test_region_resolution(void **state)
     assert_string_equal(from, "explicit");
 
     /* empty values are unset */
-    env_set(&e, "AWS_REGION", "");
+    test_env_set(&e, "AWS_REGION", "");
     assert_int_equal(region_resolve("", &o, NULL, NULL, region, &from, &err), MANTLE_OK);
     assert_string_equal(region, "us-west-2");
 
     /* an invalid name is an error naming its source, not its value */
-    env_set(&e, "AWS_REGION", "us-east-1.evil.example");
+    test_env_set(&e, "AWS_REGION", "us-east-1.evil.example");
     assert_int_equal(region_resolve(NULL, &o, NULL, NULL, region, &from, &err), MANTLE_E_CONFIG);
     assert_string_equal(err.message,
                         "AWS_REGION is not a valid AWS region name (expected e.g. us-east-1)");
     assert_int_equal(region_resolve("US EAST", &o, NULL, NULL, region, &from, &err),
                      MANTLE_E_CONFIG);
     assert_non_null(strstr(err.message, "explicit"));
-    env_set(&e, "AWS_REGION", "");
-    env_set(&e, "AWS_DEFAULT_REGION", "");
+    test_env_set(&e, "AWS_REGION", "");
+    test_env_set(&e, "AWS_DEFAULT_REGION", "");
     assert_int_equal(region_resolve(NULL, &o, profile_region, "bad/region", region, &from, &err),
                      MANTLE_E_CONFIG);
     assert_string_equal(err.message,

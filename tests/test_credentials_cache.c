@@ -177,62 +177,16 @@ static void sleep_briefly(void)
     nanosleep(&ts, NULL);
 }
 
-struct result {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
-    struct mantle_credentials *creds;
-    struct mantle_error err;
-    pthread_t thread;
-};
-
-static void result_init(struct result *r)
-{
-    memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-}
-
-static void result_done(void *ud, struct mantle_credentials *creds, const struct mantle_error *err)
-{
-    struct result *r = ud;
-    pthread_mutex_lock(&r->mu);
-    r->calls++;
-    r->thread = pthread_self();
-    if (creds) {
-        mantle_credentials_unref(r->creds);
-        r->creds = creds;
-    } else {
-        r->err = *err;
-    }
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void result_wait(struct result *r)
-{
-    pthread_mutex_lock(&r->mu);
-    while (r->calls == 0) pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void result_free(struct result *r)
-{
-    mantle_credentials_unref(r->creds);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
-}
-
 /* An async get that must complete on the calling thread, before returning. */
 static struct mantle_credentials *async_inline(struct mantle_credentials_provider *p)
 {
-    struct result r;
-    result_init(&r);
-    assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
+    struct test_result r;
+    test_result_init(&r);
+    assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &r), MANTLE_OK);
     assert_int_equal(r.calls, 1);
     assert_true(pthread_equal(r.thread, pthread_self()));
     struct mantle_credentials *c = mantle_credentials_ref(r.creds);
-    result_free(&r);
+    test_result_free(&r);
     assert_non_null(c);
     return c;
 }
@@ -362,13 +316,13 @@ static void test_async_windows(void **state)
     struct mantle_credentials_provider *p = cache_over(&in, &inner_blocking_vt);
 
     /* nothing cached: the callback comes from the refresh, on a worker thread */
-    struct result r;
-    result_init(&r);
-    assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r);
+    struct test_result r;
+    test_result_init(&r);
+    assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &r), MANTLE_OK);
+    test_result_wait(&r, 1);
     assert_false(pthread_equal(r.thread, pthread_self()));
     assert_int_equal(serial_of(r.creds), 0);
-    result_free(&r);
+    test_result_free(&r);
     creds_worker_quiesce();
 
     /* fresh: answered inline */
@@ -398,13 +352,13 @@ static void test_async_windows(void **state)
 
     /* mandatory failure: returned through the callback */
     clock_set(T0 + LIFETIME - 700 + LIFETIME - 500);
-    result_init(&r);
-    assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
-    result_wait(&r);
+    test_result_init(&r);
+    assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &r), MANTLE_OK);
+    test_result_wait(&r, 1);
     assert_null(r.creds);
     assert_int_equal(r.err.code, MANTLE_E_CREDENTIALS);
     assert_string_equal(r.err.message, "Failed to refresh AWS credentials: token expired");
-    result_free(&r);
+    test_result_free(&r);
     creds_worker_quiesce();
     mantle_credentials_provider_unref(p);
     inner_destroy(&in);
@@ -475,9 +429,10 @@ static struct mantle_credentials_provider *async_caller_provider;
 
 static void *async_caller(void *arg)
 {
-    struct result *r = arg;
-    assert_int_equal(mantle_credentials_provider_get_async(async_caller_provider, result_done, r),
-                     MANTLE_OK);
+    struct test_result *r = arg;
+    assert_int_equal(
+        mantle_credentials_provider_get_async(async_caller_provider, test_result_done, r),
+        MANTLE_OK);
     return NULL;
 }
 
@@ -490,22 +445,22 @@ static void test_single_flight_async(void **state)
     struct mantle_credentials_provider *p = cache_over(&in, &inner_blocking_vt);
     async_caller_provider = p;
     inner_close(&in);
-    static struct result results[CALLERS];
+    static struct test_result results[CALLERS];
     pthread_t threads[CALLERS];
     for (int i = 0; i < CALLERS; i++) {
-        result_init(&results[i]);
+        test_result_init(&results[i]);
         assert_int_equal(pthread_create(&threads[i], NULL, async_caller, &results[i]), 0);
     }
     for (int i = 0; i < CALLERS; i++) pthread_join(threads[i], NULL); /* none of them blocked */
     wait_for(&in, 1, p, CALLERS);                                     /* all queued */
     inner_open(&in);
-    for (int i = 0; i < CALLERS; i++) result_wait(&results[i]);
+    for (int i = 0; i < CALLERS; i++) test_result_wait(&results[i], 1);
     assert_int_equal(atomic_load(&in.calls), 1);
     for (int i = 0; i < CALLERS; i++) {
         assert_int_equal(results[i].calls, 1);
         assert_ptr_equal(results[i].creds, results[0].creds);
     }
-    for (int i = 0; i < CALLERS; i++) result_free(&results[i]);
+    for (int i = 0; i < CALLERS; i++) test_result_free(&results[i]);
     creds_worker_quiesce();
     mantle_credentials_provider_unref(p);
     inner_destroy(&in);
@@ -520,10 +475,10 @@ static void test_single_flight_async_native(void **state)
     inner_init(&in, LIFETIME);
     clock_set(T0);
     struct mantle_credentials_provider *p = cache_over(&in, &inner_async_vt);
-    static struct result results[CALLERS];
+    static struct test_result results[CALLERS];
     for (int i = 0; i < CALLERS; i++) {
-        result_init(&results[i]);
-        assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &results[i]),
+        test_result_init(&results[i]);
+        assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &results[i]),
                          MANTLE_OK);
     }
     assert_int_equal(atomic_load(&in.async_calls), 1);
@@ -535,7 +490,7 @@ static void test_single_flight_async_native(void **state)
     for (int i = 0; i < CALLERS; i++) {
         assert_int_equal(results[i].calls, 1);
         assert_ptr_equal(results[i].creds, c);
-        result_free(&results[i]);
+        test_result_free(&results[i]);
     }
     assert_int_equal(creds_cached_waiting(p), 0);
     /* and the blocking get is served from the cache */
@@ -558,12 +513,12 @@ static void test_single_flight_mixed_failure(void **state)
     enum { N = 8 };
     struct caller callers[N];
     pthread_t threads[N];
-    struct result results[N];
+    struct test_result results[N];
     /* The first caller is non-blocking, so the refresh runs on a worker and every caller below,
      * blocking or not, ends up waiting for it. */
     for (int i = 0; i < N; i++) {
-        result_init(&results[i]);
-        assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &results[i]),
+        test_result_init(&results[i]);
+        assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &results[i]),
                          MANTLE_OK);
         if (i == 0) wait_for(&in, 1, p, 1);
     }
@@ -575,14 +530,14 @@ static void test_single_flight_mixed_failure(void **state)
     inner_open(&in);
     for (int i = 0; i < N; i++) {
         pthread_join(threads[i], NULL);
-        result_wait(&results[i]);
+        test_result_wait(&results[i], 1);
         assert_int_equal(callers[i].code, MANTLE_E_CREDENTIALS);
         assert_string_equal(callers[i].err.message,
                             "Failed to refresh AWS credentials: token expired");
         assert_int_equal(results[i].err.code, MANTLE_E_CREDENTIALS);
         assert_string_equal(results[i].err.message,
                             "Failed to refresh AWS credentials: token expired");
-        result_free(&results[i]);
+        test_result_free(&results[i]);
     }
     assert_int_equal(atomic_load(&in.calls), 1);
     creds_worker_quiesce();
@@ -600,15 +555,15 @@ static void test_unref_during_async_refresh(void **state)
     clock_set(T0);
     struct mantle_credentials_provider *p = cache_over(&in, &inner_blocking_vt);
     inner_close(&in);
-    struct result r;
-    result_init(&r);
-    assert_int_equal(mantle_credentials_provider_get_async(p, result_done, &r), MANTLE_OK);
+    struct test_result r;
+    test_result_init(&r);
+    assert_int_equal(mantle_credentials_provider_get_async(p, test_result_done, &r), MANTLE_OK);
     mantle_credentials_provider_unref(p);
     while (atomic_load(&in.calls) < 1) sleep_briefly();
     inner_open(&in);
-    result_wait(&r);
+    test_result_wait(&r, 1);
     assert_int_equal(serial_of(r.creds), 0);
-    result_free(&r);
+    test_result_free(&r);
     creds_worker_quiesce();
     inner_destroy(&in);
 }
@@ -672,15 +627,15 @@ static void *hammer_thread(void *arg)
         int64_t t0 = atomic_fetch_add(&fake_now, HAMMER_STEP) + HAMMER_STEP;
         struct mantle_credentials *c = NULL;
         if (h->async) {
-            struct result r;
-            result_init(&r);
-            if (mantle_credentials_provider_get_async(h->p, result_done, &r) != MANTLE_OK) {
+            struct test_result r;
+            test_result_init(&r);
+            if (mantle_credentials_provider_get_async(h->p, test_result_done, &r) != MANTLE_OK) {
                 h->failure = "get_async failed to start";
                 break;
             }
-            result_wait(&r);
+            test_result_wait(&r, 1);
             c = mantle_credentials_ref(r.creds);
-            result_free(&r);
+            test_result_free(&r);
         } else {
             struct mantle_error err = MANTLE_ERROR_INIT;
             mantle_credentials_provider_get(h->p, &c, &err);

@@ -5,15 +5,15 @@
  * reachable here. */
 #include "testutil.h"
 
+#include "fakeserver.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <mantle/credentials.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,156 +26,28 @@
 #define REL "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
 #define FULL "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 
-extern char **environ;
-
 /* ---- the fake server ---- */
 
-static struct {
-    pid_t pid;
-    int in_fd; /* closing it stops the server (--stdin-watch) */
-    char ecs[128], control[128];
-} fake;
-
-static void fake_start(void)
-{
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char script[4096];
-    snprintf(script, sizeof script, "%s", test_source_path("tests/servers/fake_aws.py"));
-    char *argv[] = {"/usr/bin/python3", script, "--services",    "imds,ecs",
-                    "--lifetime",       "300",  "--stdin-watch", NULL};
-    assert_int_equal(posix_spawn(&fake.pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    fake.in_fd = in[1];
-    FILE *f = fdopen(out[0], "r");
-    char line[4096];
-    assert_non_null(fgets(line, sizeof line, f));
-    fclose(f);
-    json_t *urls = json_loads(line, 0, NULL);
-    assert_non_null(json_string_value(json_object_get(urls, "ecs")));
-    snprintf(fake.ecs, sizeof fake.ecs, "%s", json_string_value(json_object_get(urls, "ecs")));
-    snprintf(fake.control, sizeof fake.control, "%s",
-             json_string_value(json_object_get(urls, "control")));
-    json_decref(urls);
-}
-
-static void fake_stop(void)
-{
-    close(fake.in_fd);
-    int status;
-    waitpid(fake.pid, &status, 0);
-}
-
-static size_t collect(char *data, size_t size, size_t n, void *ud)
-{
-    struct buf {
-        char *p;
-        size_t len;
-    } *b = ud;
-    char *p = realloc(b->p, b->len + size * n + 1);
-    assert_non_null(p);
-    memcpy(p + b->len, data, size * n);
-    b->p = p;
-    b->len += size * n;
-    b->p[b->len] = '\0';
-    return size * n;
-}
-
-/* A control call; returns the parsed JSON answer (json_decref it). */
-static json_t *control(const char *method, const char *path, const char *body)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", fake.control, path);
-    struct {
-        char *p;
-        size_t len;
-    } b = {NULL, 0};
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    assert_int_equal(curl_easy_perform(e), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    assert_int_equal(status, 200);
-    json_t *doc = json_loads(b.p, 0, NULL);
-    free(b.p);
-    assert_non_null(doc);
-    return doc;
-}
-
-static void control_post(const char *path, const char *body)
-{
-    json_decref(control("POST", path, body));
-}
+static struct fakeserver fake;
+static const char *ecs_url; /* the fake's ecs endpoint */
 
 /* The container endpoint's request log (json_decref it). */
 static json_t *requests(void)
 {
-    json_t *doc = control("GET", "/requests?service=ecs", NULL);
-    json_t *list = json_incref(json_object_get(doc, "requests"));
-    json_decref(doc);
-    return list;
-}
-
-static const char *field(json_t *r, const char *name)
-{
-    return json_string_value(json_object_get(r, name));
-}
-
-static const char *header(json_t *r, const char *name)
-{
-    return json_string_value(json_object_get(json_object_get(r, "headers"), name));
+    return fakeserver_requests(&fake, "ecs");
 }
 
 /* ---- environment, clock, provider ---- */
 
-static struct {
-    const char *names[16];
-    const char *values[16];
-    int n;
-} env;
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    (void)ud;
-    for (int i = 0; i < env.n; i++)
-        if (strcmp(env.names[i], name) == 0) return env.values[i];
-    return test_env_default(name);
-}
-
-static void env_set(const char *name, const char *value)
-{
-    for (int i = 0; i < env.n; i++) {
-        if (strcmp(env.names[i], name) == 0) {
-            env.values[i] = value;
-            return;
-        }
-    }
-    assert_true(env.n < 16);
-    env.names[env.n] = name;
-    env.values[env.n++] = value;
-}
+static struct test_env env;
 
 /* A provider whose relative URI goes to the fake, with no pause between attempts. */
 static struct mantle_credentials_provider *new_container(long timeout_ms)
 {
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
-    const struct creds_container_params params = {fake.ecs, 0, timeout_ms};
+    o.getenv_fn = test_env_getenv;
+    o.getenv_ud = &env;
+    const struct creds_container_params params = {ecs_url, 0, timeout_ms};
     struct mantle_error err = MANTLE_ERROR_INIT;
     struct mantle_credentials_provider *p = creds_container_new_with(&o, &params, &err);
     assert_non_null(p);
@@ -213,27 +85,17 @@ static void expect_ok(void)
     mantle_credentials_unref(c);
 }
 
-static double monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static char token_file[256];
 
 static void write_token_file(const char *content)
 {
-    FILE *f = fopen(token_file, "wb");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
+    test_write_file(token_file, content);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    control_post("/reset", "{}");
+    fakeserver_post(&fake, "/reset", "{}");
     env.n = 0;
     return 0;
 }
@@ -243,8 +105,8 @@ static int setup(void **state)
 static void test_relative_uri(void **state)
 {
     (void)state;
-    control_post("/config", "{\"ecs\": {\"path\": \"/v2/credentials/6a1b?x=1\"}}");
-    env_set(REL, "/v2/credentials/6a1b?x=1");
+    fakeserver_post(&fake, "/config", "{\"ecs\": {\"path\": \"/v2/credentials/6a1b?x=1\"}}");
+    test_env_set(&env, REL, "/v2/credentials/6a1b?x=1");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
@@ -255,24 +117,24 @@ static void test_relative_uri(void **state)
     int64_t left = mantle_credentials_expiration(c) - time(NULL);
     assert_true(left > 3500 && left <= 3605);
     char source[256];
-    snprintf(source, sizeof source, "container (" REL ", %s)", fake.ecs);
+    snprintf(source, sizeof source, "container (" REL ", %s)", ecs_url);
     assert_string_equal(mantle_credentials_source(c), source); /* no path: it is a capability */
     mantle_credentials_unref(c);
 
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 1);
     json_t *r = json_array_get(log, 0);
-    assert_string_equal(field(r, "method"), "GET");
-    assert_string_equal(header(r, "accept"), "application/json");
-    assert_null(header(r, "authorization"));
+    assert_string_equal(fakeserver_field(r, "method"), "GET");
+    assert_string_equal(fakeserver_header(r, "accept"), "application/json");
+    assert_null(fakeserver_header(r, "authorization"));
     json_decref(log);
 
     /* Without its leading '/', one is added (else "@host" could change the host). */
     setup(NULL);
-    env_set(REL, "v2/x");
+    test_env_set(&env, REL, "v2/x");
     expect_ok();
     log = requests();
-    assert_string_equal(field(json_array_get(log, 0), "path"), "/v2/x");
+    assert_string_equal(fakeserver_field(json_array_get(log, 0), "path"), "/v2/x");
     json_decref(log);
 }
 
@@ -280,12 +142,12 @@ static void test_relative_wins_over_full(void **state)
 {
     (void)state;
     char full[256];
-    snprintf(full, sizeof full, "%s/full", fake.ecs);
-    env_set(FULL, full);
-    env_set(REL, "/relative");
+    snprintf(full, sizeof full, "%s/full", ecs_url);
+    test_env_set(&env, FULL, full);
+    test_env_set(&env, REL, "/relative");
     expect_ok();
     json_t *log = requests();
-    assert_string_equal(field(json_array_get(log, 0), "path"), "/relative");
+    assert_string_equal(fakeserver_field(json_array_get(log, 0), "path"), "/relative");
     json_decref(log);
 }
 
@@ -293,8 +155,8 @@ static void test_not_configured(void **state)
 {
     (void)state;
     expect_error(CREDS_NOT_FOUND, "container (" REL " and " FULL " not set)");
-    env_set(REL, "");
-    env_set(FULL, ""); /* empty counts as unset */
+    test_env_set(&env, REL, "");
+    test_env_set(&env, FULL, ""); /* empty counts as unset */
     expect_error(CREDS_NOT_FOUND, "not set");
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 0);
@@ -304,7 +166,7 @@ static void test_not_configured(void **state)
 static void test_full_uri_allowed(void **state)
 {
     (void)state;
-    const char *port = strrchr(fake.ecs, ':') + 1;
+    const char *port = strrchr(ecs_url, ':') + 1;
     char url[256];
     /* host part, then the fake's port, then the path */
     const char *forms[][2] = {{"http://127.0.0.1:", "/full?a=b"},
@@ -314,16 +176,16 @@ static void test_full_uri_allowed(void **state)
     for (size_t i = 0; i < 4; i++) {
         setup(NULL);
         snprintf(url, sizeof url, "%s%s%s", forms[i][0], port, forms[i][1]);
-        env_set(FULL, url);
+        test_env_set(&env, FULL, url);
         expect_ok();
     }
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    snprintf(url, sizeof url, "%s/full", fake.ecs);
-    env_set(FULL, url);
+    snprintf(url, sizeof url, "%s/full", ecs_url);
+    test_env_set(&env, FULL, url);
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
     char source[256];
-    snprintf(source, sizeof source, "container (" FULL ", %s)", fake.ecs);
+    snprintf(source, sizeof source, "container (" FULL ", %s)", ecs_url);
     assert_string_equal(mantle_credentials_source(c), source);
     mantle_credentials_unref(c);
 }
@@ -332,18 +194,18 @@ static void test_full_uri_allowed(void **state)
 static void test_full_uri_refused(void **state)
 {
     (void)state;
-    const char *port = strrchr(fake.ecs, ':') + 1;
+    const char *port = strrchr(ecs_url, ':') + 1;
     const char *hosts[] = {"0.0.0.0",     "[::ffff:127.0.0.1]", "169.254.169.254",
                            "example.com", "localhost.",         "127.0.0.1.nip.io"};
     for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
         char url[256];
         snprintf(url, sizeof url, "http://%s:%s/x", hosts[i], port);
-        env_set(FULL, url);
+        test_env_set(&env, FULL, url);
         expect_error(MANTLE_E_CONFIG, "is not allowed over http");
     }
-    env_set(FULL, "ftp://127.0.0.1/x");
+    test_env_set(&env, FULL, "ftp://127.0.0.1/x");
     expect_error(MANTLE_E_CONFIG, "not an http:// or https:// URL");
-    env_set(FULL, "/just/a/path");
+    test_env_set(&env, FULL, "/just/a/path");
     expect_error(MANTLE_E_CONFIG, "not an http:// or https:// URL");
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 0);
@@ -391,29 +253,30 @@ static void test_url_allowed_table(void **state)
 static void test_https_attempted(void **state)
 {
     (void)state;
-    const char *port = strrchr(fake.ecs, ':') + 1;
+    const char *port = strrchr(ecs_url, ':') + 1;
     char url[256];
     snprintf(url, sizeof url, "https://127.0.0.1:%s/x", port);
-    env_set(FULL, url);
+    test_env_set(&env, FULL, url);
     expect_error(MANTLE_E_CONNECTION, "failed after 3 attempts");
 }
 
 static void test_token_from_env(void **state)
 {
     (void)state;
-    control_post("/config", "{\"ecs\": {\"authorization\": \"Bearer tok-env\"}}");
-    env_set(REL, "/creds");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer tok-env");
+    fakeserver_post(&fake, "/config", "{\"ecs\": {\"authorization\": \"Bearer tok-env\"}}");
+    test_env_set(&env, REL, "/creds");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer tok-env");
     expect_ok();
     json_t *log = requests();
-    assert_string_equal(header(json_array_get(log, 0), "authorization"), "Bearer tok-env");
+    assert_string_equal(fakeserver_header(json_array_get(log, 0), "authorization"),
+                        "Bearer tok-env");
     json_decref(log);
 
     /* A wrong token: 401, retried as botocore does, and the message keeps the token out. */
     setup(NULL);
-    env_set(REL, "/creds");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-wrong");
-    control_post("/config", "{\"ecs\": {\"authorization\": \"tok-right\"}}");
+    test_env_set(&env, REL, "/creds");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-wrong");
+    fakeserver_post(&fake, "/config", "{\"ecs\": {\"authorization\": \"tok-right\"}}");
     expect_error(MANTLE_E_AUTHENTICATION, "HTTP 401");
 }
 
@@ -421,16 +284,16 @@ static void test_token_from_env(void **state)
 static void test_token_file_reread(void **state)
 {
     (void)state;
-    env_set(REL, "/creds");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-env");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file);
+    test_env_set(&env, REL, "/creds");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-env");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file);
     struct mantle_credentials_provider *p = new_container(0);
     const char *tokens[] = {"tok-1", "tok-2"};
     for (int i = 0; i < 2; i++) {
         write_token_file(tokens[i]);
         char cfg[128];
         snprintf(cfg, sizeof cfg, "{\"ecs\": {\"authorization\": \"%s\"}}", tokens[i]);
-        control_post("/config", cfg);
+        fakeserver_post(&fake, "/config", cfg);
         struct mantle_credentials *c = NULL;
         struct mantle_error err = MANTLE_ERROR_INIT;
         assert_int_equal(provider_get(p, &c, &err), MANTLE_OK);
@@ -439,26 +302,26 @@ static void test_token_file_reread(void **state)
     mantle_credentials_provider_unref(p);
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 2);
-    assert_string_equal(header(json_array_get(log, 0), "authorization"), "tok-1");
-    assert_string_equal(header(json_array_get(log, 1), "authorization"), "tok-2");
+    assert_string_equal(fakeserver_header(json_array_get(log, 0), "authorization"), "tok-1");
+    assert_string_equal(fakeserver_header(json_array_get(log, 1), "authorization"), "tok-2");
     json_decref(log);
 
     setup(NULL);
-    env_set(REL, "/creds");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/mantle/token");
+    test_env_set(&env, REL, "/creds");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/mantle/token");
     expect_error(MANTLE_E_IO, "/nonexistent/mantle/token");
 }
 
 static void test_token_crlf_refused(void **state)
 {
     (void)state;
-    env_set(REL, "/creds");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-a\r\nX-Injected: 1");
+    test_env_set(&env, REL, "/creds");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-a\r\nX-Injected: 1");
     expect_error(MANTLE_E_CONFIG, "CR or LF");
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-a\nb");
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-a\nb");
     expect_error(MANTLE_E_CONFIG, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
     write_token_file("tok-file\n"); /* botocore does not strip a trailing newline either */
-    env_set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file);
+    test_env_set(&env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file);
     expect_error(MANTLE_E_CONFIG, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 0);
@@ -470,11 +333,12 @@ static void test_three_attempts_on_500(void **state)
 {
     (void)state;
     char url[256];
-    snprintf(url, sizeof url, "%s/creds", fake.ecs);
-    env_set(FULL, url);
-    control_post("/faults", "{\"ecs\": {\"status\": 500}}");
+    snprintf(url, sizeof url, "%s/creds", ecs_url);
+    test_env_set(&env, FULL, url);
+    fakeserver_post(&fake, "/faults", "{\"ecs\": {\"status\": 500}}");
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv;
+    o.getenv_ud = &env;
     struct mantle_error err = MANTLE_ERROR_INIT;
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_container(&o, &err);
     struct mantle_credentials *c = NULL;
@@ -494,8 +358,8 @@ static void test_three_attempts_on_500(void **state)
 
     /* Two failures, then an answer. */
     setup(NULL);
-    env_set(REL, "/creds");
-    control_post("/faults", "{\"ecs\": {\"fail_next\": 2, \"fail_status\": 503}}");
+    test_env_set(&env, REL, "/creds");
+    fakeserver_post(&fake, "/faults", "{\"ecs\": {\"fail_next\": 2, \"fail_status\": 503}}");
     expect_ok();
     log = requests();
     assert_int_equal(json_array_size(log), 3);
@@ -505,8 +369,8 @@ static void test_three_attempts_on_500(void **state)
 static void test_malformed_json(void **state)
 {
     (void)state;
-    env_set(REL, "/creds");
-    control_post("/faults", "{\"ecs\": {\"malformed\": true}}");
+    test_env_set(&env, REL, "/creds");
+    fakeserver_post(&fake, "/faults", "{\"ecs\": {\"malformed\": true}}");
     expect_error(MANTLE_E_PROTOCOL, "not a JSON object");
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 3);
@@ -519,10 +383,10 @@ static void test_missing_fields(void **state)
     static const char *const fields[] = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"};
     for (size_t i = 0; i < 4; i++) {
         setup(NULL);
-        env_set(REL, "/creds");
+        test_env_set(&env, REL, "/creds");
         char rule[160], want[64];
         snprintf(rule, sizeof rule, "{\"ecs\": {\"missing_fields\": [\"%s\"]}}", fields[i]);
-        control_post("/faults", rule);
+        fakeserver_post(&fake, "/faults", rule);
         snprintf(want, sizeof want, "has no %s", fields[i]);
         expect_error(MANTLE_E_PROTOCOL, want);
         json_t *log = requests();
@@ -534,14 +398,14 @@ static void test_missing_fields(void **state)
 static void test_account_id(void **state)
 {
     (void)state;
-    env_set(REL, "/creds");
-    control_post("/config", "{\"ecs\": {\"account_id\": \"210987654321\"}}");
+    test_env_set(&env, REL, "/creds");
+    fakeserver_post(&fake, "/config", "{\"ecs\": {\"account_id\": \"210987654321\"}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_account_id(c), "210987654321");
     mantle_credentials_unref(c);
-    control_post("/config", "{\"ecs\": {\"account_id\": null}}");
+    fakeserver_post(&fake, "/config", "{\"ecs\": {\"account_id\": null}}");
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
     assert_null(mantle_credentials_account_id(c));
     mantle_credentials_unref(c);
@@ -551,19 +415,19 @@ static void test_account_id(void **state)
 static void test_hanging_endpoint_bounded(void **state)
 {
     (void)state;
-    env_set(REL, "/creds");
-    control_post("/faults", "{\"ecs\": {\"hang\": true}}");
+    test_env_set(&env, REL, "/creds");
+    fakeserver_post(&fake, "/faults", "{\"ecs\": {\"hang\": true}}");
     struct mantle_credentials_provider *p = new_container(300);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    double t0 = monotonic();
+    double t0 = test_monotonic();
     assert_int_equal(provider_get(p, &c, &err), MANTLE_E_TIMEOUT);
-    assert_true(monotonic() - t0 < 3 * 0.3 + 4);
+    assert_true(test_monotonic() - t0 < 3 * 0.3 + 4);
     mantle_credentials_provider_unref(p);
-    control_post("/faults", "{\"ecs\": null}");
+    fakeserver_post(&fake, "/faults", "{\"ecs\": null}");
 
     /* A slow answer within the default 2 s is fine. */
-    control_post("/faults", "{\"ecs\": {\"delay\": 0.5}}");
+    fakeserver_post(&fake, "/faults", "{\"ecs\": {\"delay\": 0.5}}");
     expect_ok();
 }
 
@@ -572,14 +436,15 @@ static int group_setup(void **state)
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     snprintf(token_file, sizeof token_file, "/tmp/mantle-test-container-token-%d", (int)getpid());
-    fake_start();
+    fakeserver_start_aws(&fake, "imds,ecs", "300");
+    ecs_url = fakeserver_url(&fake, "ecs");
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    fake_stop();
+    fakeserver_stop(&fake);
     unlink(token_file);
     return 0;
 }

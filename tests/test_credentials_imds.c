@@ -4,17 +4,16 @@
  * every test through its control API. */
 #include "testutil.h"
 
-#include <curl/curl.h>
+#include "fakeserver.h"
+
 #include <jansson.h>
 #include <mantle/credentials.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,109 +27,15 @@
 #define SECRET "fakeImdsSecretAccessKey000000000000000001"
 #define TOKEN "fake-imds-session-token-0001"
 
-extern char **environ;
-
 /* ---- the fake server ---- */
 
-static struct {
-    pid_t pid;
-    int in_fd; /* closing it stops the server (--stdin-watch) */
-    char imds[128], control[128];
-} fake;
-
-static void fake_start(void)
-{
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char script[4096];
-    snprintf(script, sizeof script, "%s", test_source_path("tests/servers/fake_aws.py"));
-    char *argv[] = {"/usr/bin/python3", script, "--services",    "imds,ecs",
-                    "--lifetime",       "300",  "--stdin-watch", NULL};
-    assert_int_equal(posix_spawn(&fake.pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    fake.in_fd = in[1];
-    FILE *f = fdopen(out[0], "r");
-    char line[4096];
-    assert_non_null(fgets(line, sizeof line, f));
-    fclose(f);
-    json_t *urls = json_loads(line, 0, NULL);
-    assert_non_null(json_string_value(json_object_get(urls, "imds")));
-    snprintf(fake.imds, sizeof fake.imds, "%s", json_string_value(json_object_get(urls, "imds")));
-    snprintf(fake.control, sizeof fake.control, "%s",
-             json_string_value(json_object_get(urls, "control")));
-    json_decref(urls);
-}
-
-static void fake_stop(void)
-{
-    close(fake.in_fd);
-    int status;
-    waitpid(fake.pid, &status, 0);
-}
-
-static size_t collect(char *data, size_t size, size_t n, void *ud)
-{
-    struct buf {
-        char *p;
-        size_t len;
-    } *b = ud;
-    char *p = realloc(b->p, b->len + size * n + 1);
-    assert_non_null(p);
-    memcpy(p + b->len, data, size * n);
-    b->p = p;
-    b->len += size * n;
-    b->p[b->len] = '\0';
-    return size * n;
-}
-
-/* A control call; returns the parsed JSON answer (json_decref it). */
-static json_t *control(const char *method, const char *path, const char *body)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", fake.control, path);
-    struct {
-        char *p;
-        size_t len;
-    } b = {NULL, 0};
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    assert_int_equal(curl_easy_perform(e), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    assert_int_equal(status, 200);
-    json_t *doc = json_loads(b.p, 0, NULL);
-    free(b.p);
-    assert_non_null(doc);
-    return doc;
-}
-
-static void control_post(const char *path, const char *body)
-{
-    json_decref(control("POST", path, body));
-}
+static struct fakeserver fake;
+static const char *imds_url; /* the fake's imds endpoint */
 
 /* The IMDS request log (json_decref it). */
 static json_t *requests(void)
 {
-    json_t *doc = control("GET", "/requests?service=imds", NULL);
-    json_t *list = json_incref(json_object_get(doc, "requests"));
-    json_decref(doc);
-    return list;
+    return fakeserver_requests(&fake, "imds");
 }
 
 /* Requests with this method whose path starts with prefix. */
@@ -147,44 +52,9 @@ static size_t count(json_t *log, const char *method, const char *prefix)
     return n;
 }
 
-static const char *field(json_t *r, const char *name)
-{
-    return json_string_value(json_object_get(r, name));
-}
-
-static const char *header(json_t *r, const char *name)
-{
-    return json_string_value(json_object_get(json_object_get(r, "headers"), name));
-}
-
 /* ---- environment, clock, provider ---- */
 
-static struct {
-    const char *names[16];
-    const char *values[16];
-    int n;
-} env;
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    (void)ud;
-    for (int i = 0; i < env.n; i++)
-        if (strcmp(env.names[i], name) == 0) return env.values[i];
-    return NULL;
-}
-
-static void env_set(const char *name, const char *value)
-{
-    for (int i = 0; i < env.n; i++) {
-        if (strcmp(env.names[i], name) == 0) {
-            env.values[i] = value;
-            return;
-        }
-    }
-    assert_true(env.n < 16);
-    env.names[env.n] = name;
-    env.values[env.n++] = value;
-}
+static struct test_env env;
 
 static int64_t clock_offset;
 
@@ -197,7 +67,9 @@ static int64_t fake_now(void *ud)
 static struct mantle_credentials_provider *new_imds(void)
 {
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn =
+        test_env_getenv_only; /* IMDS is the subject: no AWS_EC2_METADATA_DISABLED default */
+    o.getenv_ud = &env;
     o.now_fn = fake_now;
     struct mantle_error err = MANTLE_ERROR_INIT;
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_imds(&o, &err);
@@ -233,20 +105,13 @@ static void expect_error(mantle_code want, const char *needle)
     assert_no_secrets(err.message);
 }
 
-static double monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    control_post("/reset", "{}");
+    fakeserver_post(&fake, "/reset", "{}");
     env.n = 0;
     clock_offset = 0;
-    env_set("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake.imds);
+    test_env_set(&env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_url);
     return 0;
 }
 
@@ -263,7 +128,7 @@ static void test_v2_happy_path(void **state)
     assert_string_equal(mantle_credentials_session_token(c), TOKEN);
     assert_null(mantle_credentials_account_id(c));
     char source[256];
-    snprintf(source, sizeof source, "imds (%s, role " ROLE ")", fake.imds);
+    snprintf(source, sizeof source, "imds (%s, role " ROLE ")", imds_url);
     assert_string_equal(mantle_credentials_source(c), source);
     int64_t left = mantle_credentials_expiration(c) - time(NULL); /* not extended */
     assert_true(left > 21600 - 60 && left <= 21600 + 5);
@@ -272,17 +137,17 @@ static void test_v2_happy_path(void **state)
     json_t *log = requests();
     assert_int_equal(json_array_size(log), 3);
     json_t *put = json_array_get(log, 0);
-    assert_string_equal(field(put, "method"), "PUT");
-    assert_string_equal(field(put, "path"), "/latest/api/token");
-    assert_string_equal(header(put, "x-aws-ec2-metadata-token-ttl-seconds"), "21600");
+    assert_string_equal(fakeserver_field(put, "method"), "PUT");
+    assert_string_equal(fakeserver_field(put, "path"), "/latest/api/token");
+    assert_string_equal(fakeserver_header(put, "x-aws-ec2-metadata-token-ttl-seconds"), "21600");
     for (size_t i = 1; i < 3; i++) {
         json_t *r = json_array_get(log, i);
-        assert_string_equal(field(r, "method"), "GET");
-        assert_string_equal(field(r, "imds_auth"), "v2");
-        assert_non_null(header(r, "x-aws-ec2-metadata-token"));
+        assert_string_equal(fakeserver_field(r, "method"), "GET");
+        assert_string_equal(fakeserver_field(r, "imds_auth"), "v2");
+        assert_non_null(fakeserver_header(r, "x-aws-ec2-metadata-token"));
     }
-    assert_string_equal(field(json_array_get(log, 1), "path"), CREDS_PATH);
-    assert_string_equal(field(json_array_get(log, 2), "path"), CREDS_PATH ROLE);
+    assert_string_equal(fakeserver_field(json_array_get(log, 1), "path"), CREDS_PATH);
+    assert_string_equal(fakeserver_field(json_array_get(log, 2), "path"), CREDS_PATH ROLE);
     json_decref(log);
 }
 
@@ -330,7 +195,7 @@ static void test_token_cached_and_ttl(void **state)
 static void test_short_token_ttl_not_reused(void **state)
 {
     (void)state;
-    control_post("/config", "{\"imds\": {\"token_ttl_override\": 60}}");
+    fakeserver_post(&fake, "/config", "{\"imds\": {\"token_ttl_override\": 60}}");
     struct mantle_credentials_provider *p = new_imds();
     for (int i = 0; i < 2; i++) {
         struct mantle_credentials *c = NULL;
@@ -348,13 +213,13 @@ static void test_short_token_ttl_not_reused(void **state)
 static void test_token_expired_mid_life(void **state)
 {
     (void)state;
-    control_post("/config", "{\"imds\": {\"require_token\": true}}");
+    fakeserver_post(&fake, "/config", "{\"imds\": {\"require_token\": true}}");
     struct mantle_credentials_provider *p = new_imds();
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(provider_get(p, &c, &err), MANTLE_OK);
     mantle_credentials_unref(c);
-    control_post("/imds/expire-tokens", "{}");
+    fakeserver_post(&fake, "/imds/expire-tokens", "{}");
     assert_int_equal(provider_get(p, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), AKID);
     mantle_credentials_unref(c);
@@ -364,7 +229,7 @@ static void test_token_expired_mid_life(void **state)
     json_t *r;
     json_array_foreach(log, i, r)
     {
-        const char *auth = field(r, "imds_auth");
+        const char *auth = fakeserver_field(r, "imds_auth");
         if (auth && strcmp(auth, "invalid-token") == 0) invalid++;
         if (auth) assert_true(strcmp(auth, "v1") != 0);
     }
@@ -382,7 +247,7 @@ static void test_v1_fallback(void **state)
         char rule[128];
         snprintf(rule, sizeof rule, "{\"imds\": {\"method\": \"PUT\", \"status\": %d}}",
                  statuses[k]);
-        control_post("/faults", rule);
+        fakeserver_post(&fake, "/faults", rule);
         struct mantle_credentials *c = NULL;
         struct mantle_error err = MANTLE_ERROR_INIT;
         assert_int_equal(get_once(&c, &err), MANTLE_OK);
@@ -394,9 +259,9 @@ static void test_v1_fallback(void **state)
         json_t *r;
         json_array_foreach(log, i, r)
         {
-            if (strcmp(field(r, "method"), "GET") != 0) continue;
-            assert_string_equal(field(r, "imds_auth"), "v1");
-            assert_null(header(r, "x-aws-ec2-metadata-token"));
+            if (strcmp(fakeserver_field(r, "method"), "GET") != 0) continue;
+            assert_string_equal(fakeserver_field(r, "imds_auth"), "v1");
+            assert_null(fakeserver_header(r, "x-aws-ec2-metadata-token"));
         }
         json_decref(log);
     }
@@ -406,23 +271,23 @@ static void test_v1_fallback(void **state)
 static void test_v1_fallback_after_failed_attempts(void **state)
 {
     (void)state;
-    env_set("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 500}}");
+    test_env_set(&env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 500}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
     mantle_credentials_unref(c);
     json_t *log = requests();
     assert_int_equal(count(log, "PUT", "/"), 2);
-    assert_string_equal(field(json_array_get(log, 2), "imds_auth"), "v1");
+    assert_string_equal(fakeserver_field(json_array_get(log, 2), "imds_auth"), "v1");
     json_decref(log);
 }
 
 static void test_v1_disabled(void **state)
 {
     (void)state;
-    env_set("AWS_EC2_METADATA_V1_DISABLED", "true");
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 405}}");
+    test_env_set(&env, "AWS_EC2_METADATA_V1_DISABLED", "true");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 405}}");
     expect_error(MANTLE_E_CREDENTIALS, "IMDSv1 is disabled");
     json_t *log = requests();
     assert_int_equal(count(log, "GET", "/"), 0);
@@ -430,12 +295,12 @@ static void test_v1_disabled(void **state)
 
     /* A token that times out is no reason to use v1 either. */
     setup(NULL);
-    env_set("AWS_EC2_METADATA_V1_DISABLED", "TRUE");
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"hang\": true}}");
-    double t0 = monotonic();
+    test_env_set(&env, "AWS_EC2_METADATA_V1_DISABLED", "TRUE");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"hang\": true}}");
+    double t0 = test_monotonic();
     expect_error(MANTLE_E_CREDENTIALS, "timed out");
-    assert_true(monotonic() - t0 < 1 + 4); /* 1 s timeout plus generous slack */
-    control_post("/faults", "{\"imds\": null}");
+    assert_true(test_monotonic() - t0 < 1 + 4); /* 1 s timeout plus generous slack */
+    fakeserver_post(&fake, "/faults", "{\"imds\": null}");
     log = requests();
     assert_int_equal(count(log, "GET", "/"), 0);
     json_decref(log);
@@ -444,7 +309,7 @@ static void test_v1_disabled(void **state)
 static void test_token_400_is_error(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 400}}");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 400}}");
     expect_error(MANTLE_E_BAD_REQUEST, "HTTP 400");
     json_t *log = requests();
     assert_int_equal(count(log, "GET", "/"), 0);
@@ -455,16 +320,16 @@ static void test_token_400_is_error(void **state)
 static void test_token_timeout_falls_back(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"hang\": true}}");
-    double t0 = monotonic();
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"hang\": true}}");
+    double t0 = test_monotonic();
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
-    assert_true(monotonic() - t0 < 1 + 4);
+    assert_true(test_monotonic() - t0 < 1 + 4);
     mantle_credentials_unref(c);
-    control_post("/faults", "{\"imds\": null}");
+    fakeserver_post(&fake, "/faults", "{\"imds\": null}");
     json_t *log = requests();
-    assert_string_equal(field(json_array_get(log, 1), "imds_auth"), "v1");
+    assert_string_equal(fakeserver_field(json_array_get(log, 1), "imds_auth"), "v1");
     json_decref(log);
 }
 
@@ -473,12 +338,12 @@ static void test_token_timeout_falls_back(void **state)
 static void test_hanging_endpoint_bounded(void **state)
 {
     (void)state;
-    env_set("AWS_METADATA_SERVICE_TIMEOUT", "0.5");
-    control_post("/faults", "{\"imds\": {\"hang\": true}}");
-    double t0 = monotonic();
+    test_env_set(&env, "AWS_METADATA_SERVICE_TIMEOUT", "0.5");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"hang\": true}}");
+    double t0 = test_monotonic();
     expect_error(CREDS_NOT_FOUND, "imds (no instance metadata service");
-    assert_true(monotonic() - t0 < 2 * 0.5 + 4);
-    control_post("/faults", "{\"imds\": null}");
+    assert_true(test_monotonic() - t0 < 2 * 0.5 + 4);
+    fakeserver_post(&fake, "/faults", "{\"imds\": null}");
 }
 
 static void test_not_on_ec2(void **state)
@@ -493,27 +358,28 @@ static void test_not_on_ec2(void **state)
     close(s);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
-    env_set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
-    double t0 = monotonic();
+    test_env_set(&env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
+    double t0 = test_monotonic();
     expect_error(CREDS_NOT_FOUND, "imds (no instance metadata service at http://127.0.0.1:");
-    assert_true(monotonic() - t0 < 4);
+    assert_true(test_monotonic() - t0 < 4);
 }
 
 static void test_no_role(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"imds\": {\"path_prefix\": \"" CREDS_PATH "\", \"status\": 404}}");
+    fakeserver_post(&fake, "/faults",
+                    "{\"imds\": {\"path_prefix\": \"" CREDS_PATH "\", \"status\": 404}}");
     expect_error(CREDS_NOT_FOUND, "no IAM role");
     setup(NULL);
-    control_post("/faults",
-                 "{\"imds\": {\"path_prefix\": \"" CREDS_PATH "\", \"empty_body\": true}}");
+    fakeserver_post(&fake, "/faults",
+                    "{\"imds\": {\"path_prefix\": \"" CREDS_PATH "\", \"empty_body\": true}}");
     expect_error(CREDS_NOT_FOUND, "no IAM role");
 }
 
 static void test_server_errors_and_retries(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"imds\": {\"method\": \"GET\", \"status\": 500}}");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"GET\", \"status\": 500}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_E_SERVER);
@@ -523,8 +389,8 @@ static void test_server_errors_and_retries(void **state)
 
     /* Two failures, three attempts: the third succeeds. */
     setup(NULL);
-    env_set("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "3");
-    control_post("/faults", "{\"imds\": {\"method\": \"GET\", \"fail_next\": 2}}");
+    test_env_set(&env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "3");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"GET\", \"fail_next\": 2}}");
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
     mantle_credentials_unref(c);
     json_t *log = requests();
@@ -535,8 +401,8 @@ static void test_server_errors_and_retries(void **state)
 static void test_throttling(void **state)
 {
     (void)state;
-    env_set("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
-    control_post("/faults", "{\"imds\": {\"method\": \"GET\", \"throttle\": true}}");
+    test_env_set(&env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"GET\", \"throttle\": true}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_E_RATE_LIMIT);
@@ -550,9 +416,9 @@ static void test_throttling(void **state)
 static void test_malformed_json(void **state)
 {
     (void)state;
-    env_set("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
-    control_post("/faults",
-                 "{\"imds\": {\"path_prefix\": \"" CREDS_PATH ROLE "\", \"malformed\": true}}");
+    test_env_set(&env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2");
+    fakeserver_post(&fake, "/faults",
+                    "{\"imds\": {\"path_prefix\": \"" CREDS_PATH ROLE "\", \"malformed\": true}}");
     expect_error(MANTLE_E_PROTOCOL, "not a JSON object");
     json_t *log = requests();
     assert_int_equal(count(log, "GET", CREDS_PATH ROLE), 2); /* retried, as botocore */
@@ -567,7 +433,7 @@ static void test_missing_fields(void **state)
         setup(NULL);
         char rule[160];
         snprintf(rule, sizeof rule, "{\"imds\": {\"missing_fields\": [\"%s\"]}}", fields[i]);
-        control_post("/faults", rule);
+        fakeserver_post(&fake, "/faults", rule);
         char want[64];
         snprintf(want, sizeof want, "has no %s", fields[i]);
         expect_error(MANTLE_E_PROTOCOL, want);
@@ -578,7 +444,8 @@ static void test_missing_fields(void **state)
 static void test_body_code(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"imds\": {\"body_code\": \"AssumeRoleUnauthorizedAccess\"}}");
+    fakeserver_post(&fake, "/faults",
+                    "{\"imds\": {\"body_code\": \"AssumeRoleUnauthorizedAccess\"}}");
     expect_error(MANTLE_E_CREDENTIALS, "Code AssumeRoleUnauthorizedAccess");
 }
 
@@ -591,9 +458,10 @@ static void test_static_stability(void **state)
     for (int k = 0; k < 2; k++) {
         setup(NULL);
         if (rules[k])
-            control_post("/faults", rules[k]);
+            fakeserver_post(&fake, "/faults", rules[k]);
         else
-            control_post("/config", "{\"imds\": {\"expires_in\": 1000}}"); /* inside 17 min */
+            fakeserver_post(&fake, "/config",
+                            "{\"imds\": {\"expires_in\": 1000}}"); /* inside 17 min */
         struct mantle_credentials *c = NULL;
         struct mantle_error err = MANTLE_ERROR_INIT;
         int64_t before = time(NULL);
@@ -605,7 +473,7 @@ static void test_static_stability(void **state)
     }
     /* Far from expiry: untouched (the happy-path test checks the 6 h case). */
     setup(NULL);
-    control_post("/config", "{\"imds\": {\"expires_in\": 1600}}");
+    fakeserver_post(&fake, "/config", "{\"imds\": {\"expires_in\": 1600}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
@@ -619,7 +487,7 @@ static void test_disabled(void **state)
     (void)state;
     const char *values[] = {"true", "TRUE", "True"};
     for (int i = 0; i < 3; i++) {
-        env_set("AWS_EC2_METADATA_DISABLED", values[i]);
+        test_env_set(&env, "AWS_EC2_METADATA_DISABLED", values[i]);
         expect_error(CREDS_NOT_FOUND, "imds (AWS_EC2_METADATA_DISABLED=true)");
     }
     json_t *log = requests();
@@ -628,7 +496,7 @@ static void test_disabled(void **state)
     /* botocore disables only on "true". */
     const char *enabled[] = {"false", "1", "yes"};
     for (int i = 0; i < 3; i++) {
-        env_set("AWS_EC2_METADATA_DISABLED", enabled[i]);
+        test_env_set(&env, "AWS_EC2_METADATA_DISABLED", enabled[i]);
         struct mantle_credentials *c = NULL;
         struct mantle_error err = MANTLE_ERROR_INIT;
         assert_int_equal(get_once(&c, &err), MANTLE_OK);
@@ -641,13 +509,13 @@ static void test_configuration(void **state)
     (void)state;
     /* The endpoint wins over the mode; a trailing slash is fine. */
     char url[160];
-    snprintf(url, sizeof url, "%s/", fake.imds);
-    env_set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
-    env_set("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
+    snprintf(url, sizeof url, "%s/", imds_url);
+    test_env_set(&env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
+    test_env_set(&env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get_once(&c, &err), MANTLE_OK);
-    assert_non_null(strstr(mantle_credentials_source(c), fake.imds));
+    assert_non_null(strstr(mantle_credentials_source(c), imds_url));
     assert_null(strstr(mantle_credentials_source(c), "/,"));
     mantle_credentials_unref(c);
 
@@ -663,12 +531,12 @@ static void test_configuration(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setup(NULL);
-        env_set(bad[i].name, bad[i].value);
+        test_env_set(&env, bad[i].name, bad[i].value);
         expect_error(MANTLE_E_CONFIG, bad[i].needle);
     }
     setup(NULL);
     env.n = 0; /* no endpoint: the mode is checked */
-    env_set("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipv5");
+    test_env_set(&env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipv5");
     expect_error(MANTLE_E_CONFIG, "IPv4 or IPv6");
 }
 
@@ -677,8 +545,8 @@ static void test_configuration(void **state)
 static void test_v1_refused(void **state)
 {
     (void)state;
-    control_post("/config", "{\"imds\": {\"require_token\": true}}");
-    control_post("/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 403}}");
+    fakeserver_post(&fake, "/config", "{\"imds\": {\"require_token\": true}}");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"method\": \"PUT\", \"status\": 403}}");
     expect_error(MANTLE_E_AUTHENTICATION, "hop limit");
 }
 
@@ -721,7 +589,9 @@ static void test_chain_tail(void **state)
 {
     (void)state;
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn =
+        test_env_getenv_only; /* IMDS is the subject: no AWS_EC2_METADATA_DISABLED default */
+    o.getenv_ud = &env;
     struct mantle_error err = MANTLE_ERROR_INIT;
     struct mantle_credentials_provider *items[3] = {
         mantle_credentials_provider_new_environment(&o, &err),
@@ -736,7 +606,7 @@ static void test_chain_tail(void **state)
     assert_non_null(strstr(mantle_credentials_source(c), "imds ("));
     mantle_credentials_unref(c);
 
-    env_set("AWS_EC2_METADATA_DISABLED", "true");
+    test_env_set(&env, "AWS_EC2_METADATA_DISABLED", "true");
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_E_CREDENTIALS);
     assert_non_null(strstr(err.message, "Unable to locate credentials"));
     assert_non_null(strstr(err.message, "container ("));
@@ -761,12 +631,12 @@ static void *concurrent_worker(void *arg)
 static void test_concurrent_gets(void **state)
 {
     (void)state;
-    control_post("/config", "{\"imds\": {\"require_token\": true}}");
+    fakeserver_post(&fake, "/config", "{\"imds\": {\"require_token\": true}}");
     struct mantle_credentials_provider *p = new_imds();
     pthread_t t[6];
     for (int i = 0; i < 6; i++)
         assert_int_equal(pthread_create(&t[i], NULL, concurrent_worker, p), 0);
-    control_post("/imds/expire-tokens", "{}");
+    fakeserver_post(&fake, "/imds/expire-tokens", "{}");
     for (int i = 0; i < 6; i++) {
         void *rv;
         pthread_join(t[i], &rv);
@@ -781,7 +651,7 @@ static void test_http_fetch(void **state)
 {
     (void)state;
     char url[256];
-    snprintf(url, sizeof url, "%s/latest/api/token", fake.imds);
+    snprintf(url, sizeof url, "%s/latest/api/token", imds_url);
     const struct mantle_header h = {"x-aws-ec2-metadata-token-ttl-seconds", "300"};
     struct http_fetch_request req = {.method = "PUT",
                                      .url = url,
@@ -799,7 +669,7 @@ static void test_http_fetch(void **state)
     assert_string_equal(resp.captured[0], "300");
 
     /* Over the cap: an error, not a truncated body. */
-    snprintf(url, sizeof url, "%s" CREDS_PATH ROLE, fake.imds);
+    snprintf(url, sizeof url, "%s" CREDS_PATH ROLE, imds_url);
     req.method = "GET";
     req.header_count = 0;
     req.max_body = 10;
@@ -807,14 +677,14 @@ static void test_http_fetch(void **state)
     assert_non_null(strstr(err.message, "larger than 10 bytes"));
 
     /* A hanging server: a timeout after connecting. */
-    control_post("/faults", "{\"imds\": {\"hang\": true}}");
+    fakeserver_post(&fake, "/faults", "{\"imds\": {\"hang\": true}}");
     req.max_body = 0;
     req.timeout_ms = 300;
-    double t0 = monotonic();
+    double t0 = test_monotonic();
     assert_int_equal(http_fetch(&req, &resp, &err), MANTLE_E_TIMEOUT);
     assert_true(resp.connected);
-    assert_true(monotonic() - t0 < 0.3 + 3);
-    control_post("/faults", "{\"imds\": null}");
+    assert_true(test_monotonic() - t0 < 0.3 + 3);
+    fakeserver_post(&fake, "/faults", "{\"imds\": null}");
 
     snprintf(url, sizeof url, "http://127.0.0.1:1/");
     assert_int_equal(http_fetch(&req, &resp, &err), MANTLE_E_CONNECTION);
@@ -827,14 +697,15 @@ static int group_setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    fake_start();
+    fakeserver_start_aws(&fake, "imds,ecs", "300");
+    imds_url = fakeserver_url(&fake, "imds");
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    fake_stop();
+    fakeserver_stop(&fake);
     return 0;
 }
 

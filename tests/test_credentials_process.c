@@ -16,29 +16,12 @@
 #include "credentials/credentials_internal.h"
 #include "credentials/profile_providers.h"
 
-struct fake_env {
-    const char *names[16];
-    const char *values[16];
-    int n;
-};
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    struct fake_env *e = ud;
-    for (int i = 0; i < e->n; i++)
-        if (strcmp(e->names[i], name) == 0) return e->values[i];
-    return NULL;
-}
-
 static char dir[256], config_path[300], creds_path[300];
-static struct fake_env env;
+static struct test_env env;
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    test_write_file(path, text);
     assert_int_equal(chmod(path, mode), 0);
 }
 
@@ -106,7 +89,7 @@ static mantle_code get_process(long timeout_ms, struct mantle_credentials **out,
                                struct mantle_error *err)
 {
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv_only;
     o.getenv_ud = &env;
     struct mantle_credentials_provider *p = creds_process_new_with(&o, timeout_ms, err);
     assert_non_null(p);
@@ -356,7 +339,7 @@ static void test_not_configured_and_chain(void **state)
              dir);
     write_file(config_path, text, 0644);
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv_only;
     o.getenv_ud = &env;
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);

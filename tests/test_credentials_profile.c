@@ -15,43 +15,8 @@
 #include "credentials/profile_providers.h"
 #include "credentials/region.h"
 
-struct fake_env {
-    const char *names[24];
-    const char *values[24];
-    int n;
-};
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    struct fake_env *e = ud;
-    for (int i = 0; i < e->n; i++)
-        if (strcmp(e->names[i], name) == 0) return e->values[i];
-    return NULL;
-}
-
-static void env_set(struct fake_env *e, const char *name, const char *value)
-{
-    for (int i = 0; i < e->n; i++) {
-        if (strcmp(e->names[i], name) == 0) {
-            e->values[i] = value;
-            return;
-        }
-    }
-    assert_true(e->n < 24);
-    e->names[e->n] = name;
-    e->values[e->n++] = value;
-}
-
 static char dir[256], config_path[300], creds_path[300];
-static struct fake_env env;
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static struct test_env env;
 
 static int setup(void **state)
 {
@@ -61,10 +26,10 @@ static int setup(void **state)
     snprintf(config_path, sizeof config_path, "%s/config", dir);
     snprintf(creds_path, sizeof creds_path, "%s/credentials", dir);
     memset(&env, 0, sizeof env);
-    env_set(&env, "HOME", dir);
-    env_set(&env, "AWS_CONFIG_FILE", config_path);
-    env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", creds_path);
-    env_set(&env, "AWS_EC2_METADATA_DISABLED", "true");
+    test_env_set(&env, "HOME", dir);
+    test_env_set(&env, "AWS_CONFIG_FILE", config_path);
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", creds_path);
+    test_env_set(&env, "AWS_EC2_METADATA_DISABLED", "true");
     return 0;
 }
 
@@ -80,29 +45,6 @@ static int teardown(void **state)
     rmdir(other);
     rmdir(dir);
     return 0;
-}
-
-static struct mantle_credentials_options opts(const char *profile)
-{
-    struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
-    o.profile = profile;
-    o.getenv_fn = fake_getenv;
-    o.getenv_ud = &env;
-    return o;
-}
-
-typedef struct mantle_credentials_provider *ctor(const struct mantle_credentials_options *,
-                                                 struct mantle_error *);
-
-static mantle_code get_with(ctor *make, const char *profile, struct mantle_credentials **out,
-                            struct mantle_error *err)
-{
-    struct mantle_credentials_options o = opts(profile);
-    struct mantle_credentials_provider *p = make(&o, err);
-    assert_non_null(p);
-    mantle_code rc = provider_get(p, out, err);
-    mantle_credentials_provider_unref(p);
-    return rc;
 }
 
 static const char both_files_config[] = "[default]\n"
@@ -130,12 +72,12 @@ static const char both_files_creds[] = "[default]\n"
 static void test_credentials_file_over_config_file(void **state)
 {
     (void)state;
-    write_file(config_path, both_files_config);
-    write_file(creds_path, both_files_creds);
+    test_write_file(config_path, both_files_config);
+    test_write_file(creds_path, both_files_creds);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
 
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCREDSDEFAULT");
     assert_string_equal(mantle_credentials_session_token(c), "credstoken");
     assert_int_equal(mantle_credentials_expiration(c), 0);
@@ -143,13 +85,13 @@ static void test_credentials_file_over_config_file(void **state)
     assert_non_null(strstr(mantle_credentials_source(c), "profile default"));
     mantle_credentials_unref(c);
 
-    assert_int_equal(get_with(creds_config_file_new, NULL, &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_config_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCONFIGDEFAULT");
     assert_null(mantle_credentials_session_token(c));
     mantle_credentials_unref(c);
 
     /* the default chain: the credentials file comes first */
-    struct mantle_credentials_options o = opts(NULL);
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);
     assert_non_null(chain);
@@ -159,7 +101,7 @@ static void test_credentials_file_over_config_file(void **state)
     mantle_credentials_provider_unref(chain);
 
     /* aws_security_token is preferred to aws_session_token, as botocore's TOKENS order */
-    assert_int_equal(get_with(creds_shared_file_new, "dev", &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "dev", &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_session_token(c), "securitytoken");
     mantle_credentials_unref(c);
 }
@@ -167,20 +109,21 @@ static void test_credentials_file_over_config_file(void **state)
 static void test_config_file_only_profile(void **state)
 {
     (void)state;
-    write_file(config_path, both_files_config);
-    write_file(creds_path, both_files_creds);
+    test_write_file(config_path, both_files_config);
+    test_write_file(creds_path, both_files_creds);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     /* exists in the config file only: the credentials-file provider has nothing, no error */
-    assert_int_equal(get_with(creds_shared_file_new, "onlyconfig", &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "onlyconfig", &c, &err),
+                     CREDS_NOT_FOUND);
     assert_null(c);
-    assert_int_equal(get_with(creds_config_file_new, "onlyconfig", &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_config_file_new, &env, "onlyconfig", &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDONLYCONFIG");
     assert_string_equal(mantle_credentials_account_id(c), "111122223333");
     assert_non_null(strstr(mantle_credentials_source(c), "config-file"));
     mantle_credentials_unref(c);
 
-    struct mantle_credentials_options o = opts("onlyconfig");
+    struct mantle_credentials_options o = test_env_options(&env, "onlyconfig");
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_OK);
@@ -192,31 +135,31 @@ static void test_config_file_only_profile(void **state)
 static void test_profile_selection(void **state)
 {
     (void)state;
-    write_file(config_path, both_files_config);
-    write_file(creds_path, both_files_creds);
+    test_write_file(config_path, both_files_config);
+    test_write_file(creds_path, both_files_creds);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
 
-    env_set(&env, "AWS_PROFILE", "dev");
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_OK);
+    test_env_set(&env, "AWS_PROFILE", "dev");
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCREDSDEV");
     mantle_credentials_unref(c);
 
     /* botocore reads AWS_DEFAULT_PROFILE before AWS_PROFILE */
-    env_set(&env, "AWS_DEFAULT_PROFILE", "onlyconfig");
-    assert_int_equal(get_with(creds_config_file_new, NULL, &c, &err), MANTLE_OK);
+    test_env_set(&env, "AWS_DEFAULT_PROFILE", "onlyconfig");
+    assert_int_equal(test_get_with(creds_config_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDONLYCONFIG");
     mantle_credentials_unref(c);
 
     /* the option beats both */
-    assert_int_equal(get_with(creds_shared_file_new, "default", &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "default", &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCREDSDEFAULT");
     mantle_credentials_unref(c);
 
     /* empty variables count as unset */
-    env_set(&env, "AWS_DEFAULT_PROFILE", "");
-    env_set(&env, "AWS_PROFILE", "");
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_OK);
+    test_env_set(&env, "AWS_DEFAULT_PROFILE", "");
+    test_env_set(&env, "AWS_PROFILE", "");
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCREDSDEFAULT");
     mantle_credentials_unref(c);
 }
@@ -224,16 +167,16 @@ static void test_profile_selection(void **state)
 static void test_missing_profile(void **state)
 {
     (void)state;
-    write_file(config_path, "[profile other]\nregion = us-west-2\n");
-    write_file(creds_path, "[other]\naws_access_key_id = A\naws_secret_access_key = B\n");
+    test_write_file(config_path, "[profile other]\nregion = us-west-2\n");
+    test_write_file(creds_path, "[other]\naws_access_key_id = A\naws_secret_access_key = B\n");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
 
     /* "default" absent and not asked for: nothing, the chain moves on */
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), CREDS_NOT_FOUND);
-    assert_int_equal(get_with(creds_config_file_new, NULL, &c, &err), CREDS_NOT_FOUND);
-    assert_int_equal(get_with(creds_assume_role_new, NULL, &c, &err), CREDS_NOT_FOUND);
-    struct mantle_credentials_options o = opts(NULL);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_config_file_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_assume_role_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_E_CREDENTIALS);
@@ -241,60 +184,63 @@ static void test_missing_profile(void **state)
     mantle_credentials_provider_unref(chain);
 
     /* asked for (option or variable): botocore's ProfileNotFound */
-    assert_int_equal(get_with(creds_shared_file_new, "nope", &c, &err), MANTLE_E_CONFIG);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "nope", &c, &err), MANTLE_E_CONFIG);
     assert_string_equal(err.message, "The config profile (nope) could not be found");
-    env_set(&env, "AWS_PROFILE", "nope2");
-    assert_int_equal(get_with(creds_config_file_new, NULL, &c, &err), MANTLE_E_CONFIG);
+    test_env_set(&env, "AWS_PROFILE", "nope2");
+    assert_int_equal(test_get_with(creds_config_file_new, &env, NULL, &c, &err), MANTLE_E_CONFIG);
     assert_string_equal(err.message, "The config profile (nope2) could not be found");
     chain = mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_E_CREDENTIALS);
     assert_non_null(strstr(err.message, "The config profile (nope2) could not be found"));
     mantle_credentials_provider_unref(chain);
-    env_set(&env, "AWS_PROFILE", NULL);
+    test_env_set(&env, "AWS_PROFILE", NULL);
 
     /* no files at all */
     unlink(config_path);
     unlink(creds_path);
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
 }
 
 static void test_partial_keys(void **state)
 {
     (void)state;
-    write_file(config_path, "[profile half]\naws_secret_access_key = onlysecret\n");
-    write_file(creds_path, "[default]\naws_access_key_id = AKIDHALF\n"
-                           "[secretonly]\naws_secret_access_key = s3cr3tvalue\n");
+    test_write_file(config_path, "[profile half]\naws_secret_access_key = onlysecret\n");
+    test_write_file(creds_path, "[default]\naws_access_key_id = AKIDHALF\n"
+                                "[secretonly]\naws_secret_access_key = s3cr3tvalue\n");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_E_CREDENTIALS);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err),
+                     MANTLE_E_CREDENTIALS);
     assert_non_null(strstr(err.message, "Partial credentials"));
     assert_non_null(strstr(err.message, creds_path));
     assert_non_null(strstr(err.message, "aws_secret_access_key"));
     assert_null(strstr(err.message, "AKIDHALF"));
     /* a secret without a key id: this source has nothing (botocore looks for the key id) */
-    assert_int_equal(get_with(creds_shared_file_new, "secretonly", &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "secretonly", &c, &err),
+                     CREDS_NOT_FOUND);
     /* the chain stops at the partial profile instead of moving on */
-    struct mantle_credentials_options o = opts(NULL);
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_E_CREDENTIALS);
     assert_non_null(strstr(err.message, "Partial credentials"));
     mantle_credentials_provider_unref(chain);
     /* the files are not merged: key id in one, secret in the other, is partial */
-    write_file(creds_path, "[half]\naws_access_key_id = AKIDHALF\n");
-    assert_int_equal(get_with(creds_shared_file_new, "half", &c, &err), MANTLE_E_CREDENTIALS);
+    test_write_file(creds_path, "[half]\naws_access_key_id = AKIDHALF\n");
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, "half", &c, &err),
+                     MANTLE_E_CREDENTIALS);
     assert_null(strstr(err.message, "onlysecret"));
 }
 
 static void test_env_before_files_and_explicit_profile(void **state)
 {
     (void)state;
-    write_file(creds_path, both_files_creds);
-    env_set(&env, "AWS_ACCESS_KEY_ID", "AKIDENV");
-    env_set(&env, "AWS_SECRET_ACCESS_KEY", "envsecret");
+    test_write_file(creds_path, both_files_creds);
+    test_env_set(&env, "AWS_ACCESS_KEY_ID", "AKIDENV");
+    test_env_set(&env, "AWS_SECRET_ACCESS_KEY", "envsecret");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    struct mantle_credentials_options o = opts(NULL);
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     struct mantle_credentials_provider *chain =
         mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_OK);
@@ -302,7 +248,7 @@ static void test_env_before_files_and_explicit_profile(void **state)
     mantle_credentials_unref(c);
     mantle_credentials_provider_unref(chain);
     /* an explicit profile drops the environment provider (botocore) */
-    o = opts("dev");
+    o = test_env_options(&env, "dev");
     chain = mantle_credentials_provider_new_default_chain(&o, &err);
     assert_int_equal(mantle_credentials_provider_get(chain, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDCREDSDEV");
@@ -314,25 +260,26 @@ static void test_file_paths_from_injected_env(void **state)
 {
     (void)state;
     /* AWS_SHARED_CREDENTIALS_FILE unset: ~/.aws/credentials with the injected HOME */
-    env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", NULL);
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", NULL);
     char aws_dir[300], path[320];
     snprintf(aws_dir, sizeof aws_dir, "%s/.aws", dir);
     assert_int_equal(mkdir(aws_dir, 0700), 0);
     snprintf(path, sizeof path, "%s/credentials", aws_dir);
-    write_file(path, "[default]\naws_access_key_id = AKIDHOME\naws_secret_access_key = h\n");
+    test_write_file(path, "[default]\naws_access_key_id = AKIDHOME\naws_secret_access_key = h\n");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_OK);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), MANTLE_OK);
     assert_string_equal(mantle_credentials_access_key_id(c), "AKIDHOME");
     mantle_credentials_unref(c);
     /* $VAR expansion through the injected environment */
-    env_set(&env, "MY_DIR", aws_dir);
-    env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", "${MY_DIR}/credentials");
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), MANTLE_OK);
+    test_env_set(&env, "MY_DIR", aws_dir);
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", "${MY_DIR}/credentials");
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), MANTLE_OK);
     mantle_credentials_unref(c);
     /* the explicit option beats the variable */
-    write_file(creds_path, "[default]\naws_access_key_id = AKIDOPT\naws_secret_access_key = o\n");
-    struct mantle_credentials_options o = opts(NULL);
+    test_write_file(creds_path,
+                    "[default]\naws_access_key_id = AKIDOPT\naws_secret_access_key = o\n");
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     o.credentials_file = creds_path;
     struct mantle_credentials_provider *p = creds_shared_file_new(&o, &err);
     assert_int_equal(provider_get(p, &c, &err), MANTLE_OK);
@@ -340,16 +287,16 @@ static void test_file_paths_from_injected_env(void **state)
     mantle_credentials_unref(c);
     mantle_credentials_provider_unref(p);
     /* no HOME and no variable: no file, not an error */
-    env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", NULL);
-    env_set(&env, "HOME", NULL);
-    assert_int_equal(get_with(creds_shared_file_new, NULL, &c, &err), CREDS_NOT_FOUND);
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", NULL);
+    test_env_set(&env, "HOME", NULL);
+    assert_int_equal(test_get_with(creds_shared_file_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
 }
 
 static void test_profile_region(void **state)
 {
     (void)state;
-    write_file(config_path, both_files_config);
-    struct mantle_credentials_options o = opts(NULL);
+    test_write_file(config_path, both_files_config);
+    struct mantle_credentials_options o = test_env_options(&env, NULL);
     struct mantle_error err = MANTLE_ERROR_INIT;
     char *region = NULL;
     assert_int_equal(creds_profile_region(NULL, &o, &region, &err), MANTLE_OK);
@@ -371,12 +318,12 @@ static void test_profile_region(void **state)
                      MANTLE_OK);
     assert_string_equal(out, "ap-south-1");
     assert_string_equal(from, "profile");
-    env_set(&env, "AWS_DEFAULT_REGION", "us-west-1");
+    test_env_set(&env, "AWS_DEFAULT_REGION", "us-west-1");
     assert_int_equal(region_resolve(NULL, &o, creds_profile_region, NULL, out, &from, &err),
                      MANTLE_OK);
     assert_string_equal(out, "us-west-1");
     o.profile = "dev";
-    env_set(&env, "AWS_DEFAULT_REGION", NULL);
+    test_env_set(&env, "AWS_DEFAULT_REGION", NULL);
     assert_int_equal(region_resolve(NULL, &o, creds_profile_region, NULL, out, &from, &err),
                      MANTLE_E_CONFIG);
 }
@@ -384,20 +331,21 @@ static void test_profile_region(void **state)
 static void test_web_identity_not_configured(void **state)
 {
     (void)state;
-    write_file(config_path, "[profile wi]\nweb_identity_token_file = /nonexistent/token\n");
+    test_write_file(config_path, "[profile wi]\nweb_identity_token_file = /nonexistent/token\n");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
-    assert_int_equal(get_with(creds_web_identity_new, NULL, &c, &err), CREDS_NOT_FOUND);
+    assert_int_equal(test_get_with(creds_web_identity_new, &env, NULL, &c, &err), CREDS_NOT_FOUND);
     /* a token file without a role is a configuration error */
-    assert_int_equal(get_with(creds_web_identity_new, "wi", &c, &err), MANTLE_E_CONFIG);
+    assert_int_equal(test_get_with(creds_web_identity_new, &env, "wi", &c, &err), MANTLE_E_CONFIG);
     assert_non_null(strstr(err.message, "role_arn"));
     /* explicit profile: the environment is ignored */
-    env_set(&env, "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/env-token");
-    env_set(&env, "AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/env");
-    write_file(config_path, "[profile plain]\nregion = us-east-1\n");
-    assert_int_equal(get_with(creds_web_identity_new, "plain", &c, &err), CREDS_NOT_FOUND);
+    test_env_set(&env, "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/env-token");
+    test_env_set(&env, "AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/env");
+    test_write_file(config_path, "[profile plain]\nregion = us-east-1\n");
+    assert_int_equal(test_get_with(creds_web_identity_new, &env, "plain", &c, &err),
+                     CREDS_NOT_FOUND);
     /* not explicit: the environment is used, and the missing token file is an I/O error */
-    assert_int_equal(get_with(creds_web_identity_new, NULL, &c, &err), MANTLE_E_IO);
+    assert_int_equal(test_get_with(creds_web_identity_new, &env, NULL, &c, &err), MANTLE_E_IO);
     assert_non_null(strstr(err.message, "/nonexistent/env-token"));
 }
 

@@ -5,17 +5,16 @@
  * AWS_CONFIG_FILE, AWS_ENDPOINT_URL_SSO...) is injected through the options' getenv hook. */
 #include "testutil.h"
 
-#include <curl/curl.h>
+#include "fakeserver.h"
+
 #include <jansson.h>
 #include <mantle/credentials.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,148 +27,22 @@
 #define ROLE "ReadOnly"
 #define START_URL "https://my-sso-portal.awsapps.com/start"
 
-extern char **environ;
-
 /* ---- the fake server ---- */
 
-static struct {
-    pid_t pid;
-    int in_fd; /* closing it stops the server (--stdin-watch) */
-    char sso[128], control[128];
-} fake;
-
-static void fake_start(void)
-{
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char script[4096];
-    snprintf(script, sizeof script, "%s", test_source_path("tests/servers/fake_aws.py"));
-    char *argv[] = {"/usr/bin/python3", script, "--services",    "sso",
-                    "--lifetime",       "120",  "--stdin-watch", NULL};
-    assert_int_equal(posix_spawn(&fake.pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    fake.in_fd = in[1];
-    FILE *f = fdopen(out[0], "r");
-    char line[4096];
-    assert_non_null(fgets(line, sizeof line, f));
-    fclose(f);
-    json_t *urls = json_loads(line, 0, NULL);
-    assert_non_null(json_string_value(json_object_get(urls, "sso")));
-    snprintf(fake.sso, sizeof fake.sso, "%s", json_string_value(json_object_get(urls, "sso")));
-    snprintf(fake.control, sizeof fake.control, "%s",
-             json_string_value(json_object_get(urls, "control")));
-    json_decref(urls);
-}
-
-static void fake_stop(void)
-{
-    close(fake.in_fd);
-    int status;
-    waitpid(fake.pid, &status, 0);
-}
-
-struct body {
-    char *p;
-    size_t len;
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *ud)
-{
-    struct body *b = ud;
-    char *p = realloc(b->p, b->len + size * n + 1);
-    assert_non_null(p);
-    memcpy(p + b->len, data, size * n);
-    b->p = p;
-    b->len += size * n;
-    b->p[b->len] = '\0';
-    return size * n;
-}
-
-/* A control call; returns the parsed JSON answer (json_decref it). */
-static json_t *control(const char *method, const char *path, const char *body)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", fake.control, path);
-    struct body b = {NULL, 0};
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    assert_int_equal(curl_easy_perform(e), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    assert_int_equal(status, 200);
-    json_t *doc = json_loads(b.p, 0, NULL);
-    free(b.p);
-    assert_non_null(doc);
-    return doc;
-}
-
-static void control_post(const char *path, const char *body)
-{
-    json_decref(control("POST", path, body));
-}
+static struct fakeserver fake;
+static const char *sso_url; /* the fake's sso endpoint */
 
 /* The portal's request log (json_decref it). */
 static json_t *requests(void)
 {
-    json_t *doc = control("GET", "/requests?service=sso", NULL);
-    json_t *list = json_incref(json_object_get(doc, "requests"));
-    json_decref(doc);
-    return list;
+    return fakeserver_requests(&fake, "sso");
 }
 
 /* ---- files, environment ---- */
 
 static char home[256], config_path[300];
 
-static struct {
-    const char *names[16];
-    const char *values[16];
-    int n;
-} env;
-
-static const char *fake_getenv(void *ud, const char *name)
-{
-    (void)ud;
-    for (int i = 0; i < env.n; i++)
-        if (strcmp(env.names[i], name) == 0) return env.values[i];
-    return test_env_default(name);
-}
-
-static void env_set(const char *name, const char *value)
-{
-    for (int i = 0; i < env.n; i++) {
-        if (strcmp(env.names[i], name) == 0) {
-            env.values[i] = value;
-            return;
-        }
-    }
-    assert_true(env.n < 16);
-    env.names[env.n] = name;
-    env.values[env.n++] = value;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static struct test_env env;
 
 /* The cache file the AWS CLI would write for a session name or start URL. */
 static void token_path(const char *key, char *out, size_t size)
@@ -190,7 +63,7 @@ static void write_token(const char *key, const char *token, long in)
              "{\"startUrl\": \"" START_URL "\", \"region\": \"us-east-1\", \"accessToken\": "
              "\"%s\", \"expiresAt\": \"%s\"}",
              token, when);
-    write_file(path, text);
+    test_write_file(path, text);
 }
 
 static void remove_token(const char *key)
@@ -228,15 +101,16 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "%s/.aws/sso/cache", home);
     mkdir(dir, 0700);
     snprintf(config_path, sizeof config_path, "%s/config", home);
-    write_file(config_path, session_config);
-    fake_start();
+    test_write_file(config_path, session_config);
+    fakeserver_start_aws(&fake, "sso", "120");
+    sso_url = fakeserver_url(&fake, "sso");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fake_stop();
+    fakeserver_stop(&fake);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
     return system(cmd) == 0 ? 0 : 1;
@@ -246,15 +120,15 @@ static int teardown(void **state)
 static int reset(void **state)
 {
     (void)state;
-    control_post("/reset", "{}");
-    write_file(config_path, session_config);
+    fakeserver_post(&fake, "/reset", "{}");
+    test_write_file(config_path, session_config);
     write_token("my-sso", TOKEN, 3600);
     write_token(START_URL, TOKEN, 3600);
     env.n = 0;
-    env_set("HOME", home);
-    env_set("AWS_CONFIG_FILE", config_path);
-    env_set("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
-    env_set("AWS_ENDPOINT_URL_SSO", fake.sso);
+    test_env_set(&env, "HOME", home);
+    test_env_set(&env, "AWS_CONFIG_FILE", config_path);
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
+    test_env_set(&env, "AWS_ENDPOINT_URL_SSO", sso_url);
     return 0;
 }
 
@@ -263,7 +137,8 @@ static mantle_code get(const char *profile, struct mantle_credentials **out,
 {
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
     o.profile = profile;
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv;
+    o.getenv_ud = &env;
     struct mantle_credentials_provider *p = creds_sso_new(&o, err);
     assert_non_null(p);
     *out = NULL;
@@ -342,7 +217,7 @@ static void test_sso_session(void **state)
     json_decref(list);
 
     /* AWS_PROFILE names the profile when the options do not. */
-    env_set("AWS_PROFILE", "dev");
+    test_env_set(&env, "AWS_PROFILE", "dev");
     assert_int_equal(get(NULL, &c, &err), MANTLE_OK);
     check_creds(c, ROLE, "dev");
     mantle_credentials_unref(c);
@@ -354,8 +229,8 @@ static void test_legacy(void **state)
     /* The legacy token is keyed by the start URL: remove the session's to prove it. */
     remove_token("my-sso");
     /* AWS_ENDPOINT_URL is the fallback override. */
-    env_set("AWS_ENDPOINT_URL_SSO", NULL);
-    env_set("AWS_ENDPOINT_URL", fake.sso);
+    test_env_set(&env, "AWS_ENDPOINT_URL_SSO", NULL);
+    test_env_set(&env, "AWS_ENDPOINT_URL", sso_url);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get("legacy", &c, &err), MANTLE_OK);
@@ -368,7 +243,8 @@ static void test_default_chain_uses_sso(void **state)
     (void)state;
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
     o.profile = "dev";
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv;
+    o.getenv_ud = &env;
     struct mantle_credentials_provider *p = mantle_credentials_provider_new_default_chain(&o, NULL);
     struct mantle_credentials *c = NULL;
     assert_int_equal(mantle_credentials_provider_get(p, &c, NULL), MANTLE_OK);
@@ -378,41 +254,21 @@ static void test_default_chain_uses_sso(void **state)
 }
 
 /* Async callers get the blocking fetch on a worker thread. */
-struct async_result {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    struct mantle_credentials *creds;
-    struct mantle_error err;
-};
-
-static void async_done(void *ud, struct mantle_credentials *creds, const struct mantle_error *err)
-{
-    struct async_result *r = ud;
-    pthread_mutex_lock(&r->mu);
-    r->creds = creds;
-    if (err) r->err = *err;
-    r->done = true;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
 static void test_async(void **state)
 {
     (void)state;
     struct mantle_credentials_options o = MANTLE_CREDENTIALS_OPTIONS_INIT;
     o.profile = "dev";
-    o.getenv_fn = fake_getenv;
+    o.getenv_fn = test_env_getenv;
+    o.getenv_ud = &env;
     struct mantle_credentials_provider *p = creds_sso_new(&o, NULL);
     assert_non_null(p);
-    struct async_result r = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, NULL,
-                             MANTLE_ERROR_INIT};
-    assert_int_equal(provider_get_async(p, async_done, &r), MANTLE_OK);
-    pthread_mutex_lock(&r.mu);
-    while (!r.done) pthread_cond_wait(&r.cv, &r.mu);
-    pthread_mutex_unlock(&r.mu);
+    struct test_result r;
+    test_result_init(&r);
+    assert_int_equal(provider_get_async(p, test_result_done, &r), MANTLE_OK);
+    test_result_wait(&r, 1);
     check_creds(r.creds, ROLE, "dev");
-    mantle_credentials_unref(r.creds);
+    test_result_free(&r);
     mantle_credentials_provider_unref(p);
     creds_worker_quiesce();
 }
@@ -423,7 +279,7 @@ static void test_not_configured(void **state)
     expect_error("plain", CREDS_NOT_FOUND, "sso (profile plain has no sso_account_id");
     expect_error("nosuch", CREDS_NOT_FOUND, "sso (no profile nosuch)");
     /* No config file at all. */
-    env_set("AWS_CONFIG_FILE", "/nonexistent/config");
+    test_env_set(&env, "AWS_CONFIG_FILE", "/nonexistent/config");
     expect_error("dev", CREDS_NOT_FOUND, "sso (no profile dev)");
     assert_int_equal(request_count(), 0);
 }
@@ -451,15 +307,15 @@ static void test_missing_or_invalid_token(void **state)
 
     char path[512];
     token_path("my-sso", path, sizeof path);
-    write_file(path, "{\"accessToken\": \"" TOKEN "\"}");
+    test_write_file(path, "{\"accessToken\": \"" TOKEN "\"}");
     expect_error("dev", MANTLE_E_CREDENTIALS, "is invalid");
-    write_file(path, "not json");
+    test_write_file(path, "not json");
     expect_error("dev", MANTLE_E_CREDENTIALS, "is invalid");
-    write_file(path, "{\"accessToken\": \"" TOKEN "\", \"expiresAt\": \"tomorrow\"}");
+    test_write_file(path, "{\"accessToken\": \"" TOKEN "\", \"expiresAt\": \"tomorrow\"}");
     expect_error("dev", MANTLE_E_CREDENTIALS, "not an ISO 8601 time");
     /* Without HOME there is no cache to look in. */
     write_token("my-sso", TOKEN, 3600);
-    env_set("HOME", NULL);
+    test_env_set(&env, "HOME", NULL);
     expect_error("dev", MANTLE_E_CONFIG, "HOME is not set");
     assert_int_equal(request_count(), 0);
 }
@@ -467,7 +323,7 @@ static void test_missing_or_invalid_token(void **state)
 static void test_portal_401(void **state)
 {
     (void)state;
-    control_post("/config", "{\"sso\": {\"access_token_expired\": true}}");
+    fakeserver_post(&fake, "/config", "{\"sso\": {\"access_token_expired\": true}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get("dev", &c, &err), MANTLE_E_AUTHENTICATION);
@@ -479,7 +335,7 @@ static void test_portal_401(void **state)
     assert_int_equal(request_count(), 1); /* not retried */
 
     /* A token the portal does not know is the same answer. */
-    control_post("/reset", "{}");
+    fakeserver_post(&fake, "/reset", "{}");
     write_token("my-sso", "some-other-token", 3600);
     expect_error("dev", MANTLE_E_AUTHENTICATION, "aws sso login");
 }
@@ -487,52 +343,52 @@ static void test_portal_401(void **state)
 static void test_portal_errors(void **state)
 {
     (void)state;
-    control_post("/config", "{\"sso\": {\"role_name\": \"SomeoneElse\"}}");
+    fakeserver_post(&fake, "/config", "{\"sso\": {\"role_name\": \"SomeoneElse\"}}");
     expect_error("dev", MANTLE_E_PERMISSION_DENIED, "HTTP 403 ForbiddenException: No access");
-    control_post("/reset", "{}");
+    fakeserver_post(&fake, "/reset", "{}");
     /* Throttling and 5xx are retried. */
-    control_post("/faults", "{\"sso\": {\"fail_next\": 2, \"fail_status\": 503}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"fail_next\": 2, \"fail_status\": 503}}");
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get("dev", &c, &err), MANTLE_OK);
     check_creds(c, ROLE, "dev");
     mantle_credentials_unref(c);
     assert_int_equal(request_count(), 3);
-    control_post("/faults", "{\"sso\": {\"throttle\": true}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"throttle\": true}}");
     expect_error("dev", MANTLE_E_RATE_LIMIT, "TooManyRequestsException");
 }
 
 static void test_malformed(void **state)
 {
     (void)state;
-    control_post("/faults", "{\"sso\": {\"malformed\": true}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"malformed\": true}}");
     expect_error("dev", MANTLE_E_PROTOCOL, "not a JSON object");
-    control_post("/faults", "{\"sso\": {\"empty_body\": true}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"empty_body\": true}}");
     expect_error("dev", MANTLE_E_PROTOCOL, "not a JSON object");
-    control_post("/faults", "{\"sso\": {\"missing_fields\": [\"secretAccessKey\"]}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"missing_fields\": [\"secretAccessKey\"]}}");
     expect_error("dev", MANTLE_E_PROTOCOL, "has no roleCredentials.secretAccessKey");
-    control_post("/faults", "{\"sso\": {\"missing_fields\": [\"roleCredentials\"]}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"missing_fields\": [\"roleCredentials\"]}}");
     expect_error("dev", MANTLE_E_PROTOCOL, "has no roleCredentials");
-    control_post("/faults", "{\"sso\": {\"missing_fields\": [\"expiration\"]}}");
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"missing_fields\": [\"expiration\"]}}");
     expect_error("dev", MANTLE_E_PROTOCOL, "has no roleCredentials.expiration");
 }
 
 static void test_partial_config(void **state)
 {
     (void)state;
-    write_file(config_path, "[profile a]\nsso_account_id = " ACCOUNT "\n"
-                            "[profile b]\nsso_role_name = R\nsso_account_id = 1\n"
-                            "sso_start_url = " START_URL "\n"
-                            "[profile c]\nsso_session = nope\nsso_role_name = R\n"
-                            "[profile d]\nsso_session = s\nsso_role_name = R\n"
-                            "sso_account_id = 1\n"
-                            "[profile e]\nsso_session = s2\nsso_role_name = R\n"
-                            "sso_account_id = 1\nsso_region = eu-west-1\n"
-                            "[profile f]\nsso_role_name = R\nsso_account_id = 1\n"
-                            "sso_start_url = u\nsso_region = not/a/region\n"
-                            "[sso-session s]\nsso_start_url = " START_URL "\n"
-                            "[sso-session s2]\nsso_start_url = " START_URL "\n"
-                            "sso_region = us-east-1\n");
+    test_write_file(config_path, "[profile a]\nsso_account_id = " ACCOUNT "\n"
+                                 "[profile b]\nsso_role_name = R\nsso_account_id = 1\n"
+                                 "sso_start_url = " START_URL "\n"
+                                 "[profile c]\nsso_session = nope\nsso_role_name = R\n"
+                                 "[profile d]\nsso_session = s\nsso_role_name = R\n"
+                                 "sso_account_id = 1\n"
+                                 "[profile e]\nsso_session = s2\nsso_role_name = R\n"
+                                 "sso_account_id = 1\nsso_region = eu-west-1\n"
+                                 "[profile f]\nsso_role_name = R\nsso_account_id = 1\n"
+                                 "sso_start_url = u\nsso_region = not/a/region\n"
+                                 "[sso-session s]\nsso_start_url = " START_URL "\n"
+                                 "[sso-session s2]\nsso_start_url = " START_URL "\n"
+                                 "sso_region = us-east-1\n");
     expect_error("a", MANTLE_E_CONFIG,
                  "The profile \"a\" is configured to use SSO but is missing required "
                  "configuration: sso_role_name, sso_start_url, sso_region");
@@ -554,9 +410,10 @@ static void test_credentials_file_counts(void **state)
     /* botocore reads the merged view: SSO keys in the credentials file count too. */
     char creds_path[400];
     snprintf(creds_path, sizeof creds_path, "%s/credentials", home);
-    write_file(creds_path, "[fromcreds]\nsso_start_url = " START_URL "\nsso_region = us-east-1\n"
-                           "sso_account_id = " ACCOUNT "\nsso_role_name = " ROLE "\n");
-    env_set("AWS_SHARED_CREDENTIALS_FILE", creds_path);
+    test_write_file(creds_path,
+                    "[fromcreds]\nsso_start_url = " START_URL "\nsso_region = us-east-1\n"
+                    "sso_account_id = " ACCOUNT "\nsso_role_name = " ROLE "\n");
+    test_env_set(&env, "AWS_SHARED_CREDENTIALS_FILE", creds_path);
     struct mantle_credentials *c = NULL;
     struct mantle_error err = MANTLE_ERROR_INIT;
     assert_int_equal(get("fromcreds", &c, &err), MANTLE_OK);

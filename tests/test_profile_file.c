@@ -453,14 +453,6 @@ static const char *tmp_path(const char *name)
     return path;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_load_file(void **state)
 {
     (void)state;
@@ -472,8 +464,8 @@ static void test_load_file(void **state)
                      MANTLE_OK);
     assert_int_equal(profile_set_load_file(set, PROFILE_SOURCE_CONFIG, "", &err), MANTLE_OK);
     assert_int_equal(profile_set_load_file(set, PROFILE_SOURCE_CONFIG, tmpdir, &err), MANTLE_OK);
-    write_file(tmp_path("config"), "[default]\nregion = r1\n");
-    write_file(tmp_path("credentials"), "[default]\naws_access_key_id = AK\n");
+    test_write_file(tmp_path("config"), "[default]\nregion = r1\n");
+    test_write_file(tmp_path("credentials"), "[default]\naws_access_key_id = AK\n");
     /* a path through a regular file is ENOTDIR: missing, like botocore's isfile() */
     char through[160];
     snprintf(through, sizeof through, "%s/x", tmp_path("config"));
@@ -488,7 +480,7 @@ static void test_load_file(void **state)
     assert_string_equal(get(set, "default", "aws_access_key_id"), "AK");
     assert_string_equal(profile_set_file_name(set, PROFILE_SOURCE_CONFIG), tmp_path("config"));
 
-    write_file(tmp_path("bad"), "[default]\n\n" SECRET "\n");
+    test_write_file(tmp_path("bad"), "[default]\n\n" SECRET "\n");
     assert_int_equal(profile_set_load_file(set, PROFILE_SOURCE_CONFIG, tmp_path("bad"), &err),
                      MANTLE_E_CONFIG);
     char expected[200];

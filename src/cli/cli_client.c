@@ -537,3 +537,50 @@ out:
     free(url);
     return rc;
 }
+
+int cli_prompt_option(void *ud, int opt, const char *arg)
+{
+    struct cli_prompt_args *a = ud;
+    switch (opt) {
+    case CLI_PROMPT_MODEL:
+        a->model = arg;
+        break;
+    case CLI_PROMPT_SYSTEM:
+        a->system = arg;
+        break;
+    case CLI_PROMPT_STREAM:
+        a->stream = true;
+        break;
+    default:
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_prompt_run(struct cli_client *g, const struct cli_api *api, const struct cli_prompt_args *a,
+                   int first, const char *what, cli_prompt_body_fn *make_body, const void *ud)
+{
+    if (g->nargs > first + 1) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unexpected argument (quote the %s, or pipe it on stdin)", what);
+        cli_usage_error(g->cmd, msg);
+        return CLI_USAGE;
+    }
+    if (!a->model) {
+        cli_usage_error(g->cmd, "--model is required");
+        return CLI_USAGE;
+    }
+    int rc;
+    char *input = cli_client_input(g, g->nargs > first ? g->args[first] : NULL, &rc);
+    if (!input) return rc;
+    json_t *body = make_body(ud, input);
+    if (body) {
+        rc = cli_client_run(g, api, body, a->stream);
+    } else {
+        fprintf(stderr, "mantle %s: the arguments or the %s are not valid UTF-8\n", g->cmd, what);
+        rc = CLI_ERROR;
+    }
+    json_decref(body);
+    free(input);
+    return rc;
+}

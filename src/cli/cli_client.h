@@ -93,6 +93,29 @@ int cli_client_output(struct cli_client *g, mantle_code code, struct mantle_resp
                       const struct mantle_error *err,
                       int (*print_text)(const struct mantle_response *r));
 
+/* ---- the prompt commands (responses create, chat, messages) ---- */
+
+/* Their option values: each command's table names CLI_PROMPT_SYSTEM its own way (--system,
+ * --instructions) and adds what only it has. */
+enum { CLI_PROMPT_MODEL = 256, CLI_PROMPT_SYSTEM, CLI_PROMPT_STREAM, CLI_PROMPT_OWN };
+
+struct cli_prompt_args {
+    const char *model, *system;
+    bool stream;
+};
+
+/* A cli_option_fn for the shared options; ud is a struct cli_prompt_args. */
+int cli_prompt_option(void *ud, int opt, const char *arg);
+
+/* Builds the request body for the input text; NULL when a string is not valid UTF-8. */
+typedef json_t *cli_prompt_body_fn(const void *ud, const char *input);
+
+/* The rest of a prompt command after parsing: the input is the positional argument at index
+ * `first` (at most one there; `what` names it in messages: "message"), --model is required; the
+ * body from make_body(ud, input) goes to cli_client_run(). Returns the exit status. */
+int cli_prompt_run(struct cli_client *g, const struct cli_api *api, const struct cli_prompt_args *a,
+                   int first, const char *what, cli_prompt_body_fn *make_body, const void *ud);
+
 /* json[key] as a string, following a path of object keys (NULL-terminated), or NULL. */
 const char *cli_json_string_at(const json_t *json, ...);
 

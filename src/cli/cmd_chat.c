@@ -23,38 +23,12 @@ void cmd_chat_usage(FILE *out)
     cli_client_usage_globals(out);
 }
 
-enum { OPT_MODEL = 256, OPT_SYSTEM, OPT_STREAM };
-
 static const struct option chat_options[] = {
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"system", required_argument, NULL, OPT_SYSTEM},
-    {"stream", no_argument, NULL, OPT_STREAM},
+    {"model", required_argument, NULL, CLI_PROMPT_MODEL},
+    {"system", required_argument, NULL, CLI_PROMPT_SYSTEM},
+    {"stream", no_argument, NULL, CLI_PROMPT_STREAM},
     {NULL, 0, NULL, 0},
 };
-
-struct chat_args {
-    const char *model, *system;
-    bool stream;
-};
-
-static int chat_option(void *ud, int opt, const char *arg)
-{
-    struct chat_args *a = ud;
-    switch (opt) {
-    case OPT_MODEL:
-        a->model = arg;
-        break;
-    case OPT_SYSTEM:
-        a->system = arg;
-        break;
-    case OPT_STREAM:
-        a->stream = true;
-        break;
-    default:
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
 
 static int print_content(const struct mantle_response *r)
 {
@@ -83,8 +57,9 @@ static const struct cli_api chat_api = {
 };
 
 /* {"model": M, "messages": [{"role": "system", ...}?, {"role": "user", ...}]} */
-static json_t *chat_body(const struct chat_args *a, const char *message)
+static json_t *chat_body(const void *ud, const char *message)
 {
+    const struct cli_prompt_args *a = ud;
     json_t *messages = json_array();
     if (a->system)
         json_array_append_new(messages,
@@ -100,28 +75,9 @@ static json_t *chat_body(const struct chat_args *a, const char *message)
 int cmd_chat(int argc, char **argv)
 {
     struct cli_client g;
-    struct chat_args a = {0};
+    struct cli_prompt_args a = {0};
     cli_client_init(&g, "chat", cmd_chat_usage);
-    int rc = cli_client_parse(&g, argc, argv, chat_options, chat_option, &a);
+    int rc = cli_client_parse(&g, argc, argv, chat_options, cli_prompt_option, &a);
     if (rc != CLI_CONTINUE) return rc;
-    if (g.nargs > 1) {
-        cli_usage_error(g.cmd, "unexpected argument (quote the message, or pipe it on stdin)");
-        return CLI_USAGE;
-    }
-    if (!a.model) {
-        cli_usage_error(g.cmd, "--model is required");
-        return CLI_USAGE;
-    }
-    char *message = cli_client_input(&g, g.nargs ? g.args[0] : NULL, &rc);
-    if (!message) return rc;
-    json_t *body = chat_body(&a, message);
-    if (body) {
-        rc = cli_client_run(&g, &chat_api, body, a.stream);
-    } else {
-        fprintf(stderr, "mantle chat: the arguments or the message are not valid UTF-8\n");
-        rc = CLI_ERROR;
-    }
-    json_decref(body);
-    free(message);
-    return rc;
+    return cli_prompt_run(&g, &chat_api, &a, 0, "message", chat_body, &a);
 }

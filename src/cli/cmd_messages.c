@@ -30,45 +30,30 @@ void cmd_messages_usage(FILE *out)
     cli_client_usage_globals(out);
 }
 
-enum { OPT_MODEL = 256, OPT_MAX_TOKENS, OPT_SYSTEM, OPT_STREAM };
+enum { OPT_MAX_TOKENS = CLI_PROMPT_OWN };
 
 static const struct option messages_options[] = {
-    {"model", required_argument, NULL, OPT_MODEL},
+    {"model", required_argument, NULL, CLI_PROMPT_MODEL},
     {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
-    {"system", required_argument, NULL, OPT_SYSTEM},
-    {"stream", no_argument, NULL, OPT_STREAM},
+    {"system", required_argument, NULL, CLI_PROMPT_SYSTEM},
+    {"stream", no_argument, NULL, CLI_PROMPT_STREAM},
     {NULL, 0, NULL, 0},
 };
 
 struct messages_args {
-    const char *model, *system;
+    struct cli_prompt_args prompt;
     long max_tokens;
-    bool stream;
 };
 
 static int messages_option(void *ud, int opt, const char *arg)
 {
     struct messages_args *a = ud;
+    if (opt != OPT_MAX_TOKENS) return cli_prompt_option(&a->prompt, opt, arg);
     char *end = NULL;
-    switch (opt) {
-    case OPT_MODEL:
-        a->model = arg;
-        break;
-    case OPT_SYSTEM:
-        a->system = arg;
-        break;
-    case OPT_STREAM:
-        a->stream = true;
-        break;
-    case OPT_MAX_TOKENS:
-        errno = 0;
-        a->max_tokens = strtol(arg, &end, 10);
-        if (!*arg || *end || errno || a->max_tokens < 1 || a->max_tokens > 1000000) {
-            cli_usage_error("messages", "--max-tokens expects a number from 1 to 1000000");
-            return CLI_USAGE;
-        }
-        break;
-    default:
+    errno = 0;
+    a->max_tokens = strtol(arg, &end, 10);
+    if (!*arg || *end || errno || a->max_tokens < 1 || a->max_tokens > 1000000) {
+        cli_usage_error("messages", "--max-tokens expects a number from 1 to 1000000");
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -108,6 +93,21 @@ static const struct cli_api messages_api = {
     .delta = text_delta,
 };
 
+/* {"model": M, "max_tokens": N, "messages": [{"role": "user", ...}], "system": T?} */
+static json_t *messages_body(const void *ud, const char *message)
+{
+    const struct messages_args *a = ud;
+    json_t *body =
+        json_pack("{s:s, s:I, s:[{s:s, s:s}]}", "model", a->prompt.model, "max_tokens",
+                  (json_int_t)a->max_tokens, "messages", "role", "user", "content", message);
+    if (body && a->prompt.system &&
+        json_object_set_new(body, "system", json_string(a->prompt.system)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    return body;
+}
+
 int cmd_messages(int argc, char **argv)
 {
     struct cli_client g;
@@ -115,30 +115,5 @@ int cmd_messages(int argc, char **argv)
     cli_client_init(&g, "messages", cmd_messages_usage);
     int rc = cli_client_parse(&g, argc, argv, messages_options, messages_option, &a);
     if (rc != CLI_CONTINUE) return rc;
-    if (g.nargs > 1) {
-        cli_usage_error(g.cmd, "unexpected argument (quote the message, or pipe it on stdin)");
-        return CLI_USAGE;
-    }
-    if (!a.model) {
-        cli_usage_error(g.cmd, "--model is required");
-        return CLI_USAGE;
-    }
-    char *message = cli_client_input(&g, g.nargs ? g.args[0] : NULL, &rc);
-    if (!message) return rc;
-    json_t *body =
-        json_pack("{s:s, s:I, s:[{s:s, s:s}]}", "model", a.model, "max_tokens",
-                  (json_int_t)a.max_tokens, "messages", "role", "user", "content", message);
-    if (body && a.system && json_object_set_new(body, "system", json_string(a.system)) != 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    if (body) {
-        rc = cli_client_run(&g, &messages_api, body, a.stream);
-    } else {
-        fprintf(stderr, "mantle messages: the arguments or the message are not valid UTF-8\n");
-        rc = CLI_ERROR;
-    }
-    json_decref(body);
-    free(message);
-    return rc;
+    return cli_prompt_run(&g, &messages_api, &a.prompt, 0, "message", messages_body, &a);
 }

@@ -23,38 +23,12 @@ void cmd_responses_usage(FILE *out)
     cli_client_usage_globals(out);
 }
 
-enum { OPT_MODEL = 256, OPT_INSTRUCTIONS, OPT_STREAM };
-
 static const struct option responses_options[] = {
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"instructions", required_argument, NULL, OPT_INSTRUCTIONS},
-    {"stream", no_argument, NULL, OPT_STREAM},
+    {"model", required_argument, NULL, CLI_PROMPT_MODEL},
+    {"instructions", required_argument, NULL, CLI_PROMPT_SYSTEM},
+    {"stream", no_argument, NULL, CLI_PROMPT_STREAM},
     {NULL, 0, NULL, 0},
 };
-
-struct responses_args {
-    const char *model, *instructions;
-    bool stream;
-};
-
-static int responses_option(void *ud, int opt, const char *arg)
-{
-    struct responses_args *a = ud;
-    switch (opt) {
-    case OPT_MODEL:
-        a->model = arg;
-        break;
-    case OPT_INSTRUCTIONS:
-        a->instructions = arg;
-        break;
-    case OPT_STREAM:
-        a->stream = true;
-        break;
-    default:
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
 
 static int print_output_text(const struct mantle_response *r)
 {
@@ -84,12 +58,25 @@ static const struct cli_api responses_api = {
     .delta = output_text_delta,
 };
 
+/* {"model": M, "input": INPUT, "instructions": T?} */
+static json_t *responses_body(const void *ud, const char *input)
+{
+    const struct cli_prompt_args *a = ud;
+    json_t *body = json_pack("{s:s, s:s}", "model", a->model, "input", input);
+    if (body && a->system &&
+        json_object_set_new(body, "instructions", json_string(a->system)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    return body;
+}
+
 int cmd_responses(int argc, char **argv)
 {
     struct cli_client g;
-    struct responses_args a = {0};
+    struct cli_prompt_args a = {0};
     cli_client_init(&g, "responses", cmd_responses_usage);
-    int rc = cli_client_parse(&g, argc, argv, responses_options, responses_option, &a);
+    int rc = cli_client_parse(&g, argc, argv, responses_options, cli_prompt_option, &a);
     if (rc != CLI_CONTINUE) return rc;
     if (g.nargs == 0) {
         cli_usage_error(g.cmd, "expected a subcommand: create");
@@ -102,29 +89,5 @@ int cmd_responses(int argc, char **argv)
                 g.args[0]);
         return CLI_USAGE;
     }
-    if (g.nargs > 2) {
-        cli_usage_error(g.cmd, "unexpected argument (quote the input, or pipe it on stdin)");
-        return CLI_USAGE;
-    }
-    if (!a.model) {
-        cli_usage_error(g.cmd, "--model is required");
-        return CLI_USAGE;
-    }
-    char *input = cli_client_input(&g, g.nargs > 1 ? g.args[1] : NULL, &rc);
-    if (!input) return rc;
-    json_t *body = json_pack("{s:s, s:s}", "model", a.model, "input", input);
-    if (body && a.instructions &&
-        json_object_set_new(body, "instructions", json_string(a.instructions)) != 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    if (body) {
-        rc = cli_client_run(&g, &responses_api, body, a.stream);
-    } else {
-        fprintf(stderr, "mantle responses: the arguments or the input are not valid UTF-8\n");
-        rc = CLI_ERROR;
-    }
-    json_decref(body);
-    free(input);
-    return rc;
+    return cli_prompt_run(&g, &responses_api, &a, 1, "input", responses_body, &a);
 }

@@ -18,7 +18,17 @@ bool buf_reserve(struct buf *b, size_t extra)
     if (need <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p;
+    if (b->secure) { /* realloc could leave a copy of the secret in the block it frees */
+        p = malloc(cap);
+        if (p && b->data) {
+            memcpy(p, b->data, b->len + 1);
+            secret_wipe(b->data, b->cap);
+            free(b->data);
+        }
+    } else {
+        p = realloc(b->data, cap);
+    }
     if (!p) {
         b->failed = true;
         return false;
@@ -72,8 +82,11 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_free(struct buf *b)
 {
+    bool secure = b->secure;
+    if (secure && b->data) secret_wipe(b->data, b->cap);
     free(b->data);
     *b = (struct buf)BUF_INIT;
+    b->secure = secure;
 }
 
 void buf_wipe(struct buf *b)

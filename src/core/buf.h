@@ -12,11 +12,17 @@ struct buf {
     size_t len;
     size_t cap;
     bool failed;
+    bool secure; /* holds secrets: growing moves the data by hand and wipes the old block */
 };
 
 #define BUF_INIT                                                                                   \
     {                                                                                              \
-        NULL, 0, 0, false                                                                          \
+        NULL, 0, 0, false, false                                                                   \
+    }
+/* A buffer for secrets (see `secure`). */
+#define BUF_INIT_SECURE                                                                            \
+    {                                                                                              \
+        NULL, 0, 0, false, true                                                                    \
     }
 
 bool buf_reserve(struct buf *b, size_t extra);

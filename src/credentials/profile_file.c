@@ -158,8 +158,7 @@ static void strip(const char **s, size_t *n)
     rstrip(*s, n);
 }
 
-/* Copies a value-bearing string; the caller frees it with secret_free. */
-static char *copy_text(const char *s, size_t n)
+char *profile_copy_text(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
     if (p) {
@@ -284,7 +283,7 @@ static bool classify_config(const char *raw, enum profile_kind *kind, char **nam
     }
     if (strcmp(raw, "default") == 0) {
         *kind = PROFILE_KIND_PROFILE;
-        *name = copy_text(raw, strlen(raw));
+        *name = profile_copy_text(raw, strlen(raw));
         return *name != NULL;
     }
     return true;
@@ -402,8 +401,8 @@ static mantle_code add_nested(struct parser *ps, const char *s, size_t n, int li
         strip(&k, &kn);
         strip(&v, &vn);
         struct profile_property prop = {.source = ps->source, .line = lineno};
-        prop.key = copy_text(k, kn);
-        prop.value = copy_text(v, vn);
+        prop.key = profile_copy_text(k, kn);
+        prop.value = profile_copy_text(v, vn);
         if (!prop.key || !prop.value) {
             profile_property_clear(&prop);
             return fail_nomem(ps);
@@ -464,7 +463,7 @@ static mantle_code start_key(struct parser *ps, const char *s, size_t n, int lin
     if (!kn) return fail(ps, lineno, "missing key name before '%c'", *d);
     mantle_code rc = finish_key(ps);
     if (rc) return rc;
-    char *key = copy_text(s, kn);
+    char *key = profile_copy_text(s, kn);
     if (!key) return fail_nomem(ps);
     for (char *c = key; *c; c++)
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
@@ -542,7 +541,7 @@ static mantle_code resolve_sections(struct parser *ps, struct profile_set *out)
                 return fail_nomem(ps);
             }
         } else if (!(has_prefix(raw, "profile") && (raw[7] == ' ' || raw[7] == '\t'))) {
-            if (!(name = copy_text(raw, strlen(raw)))) {
+            if (!(name = profile_copy_text(raw, strlen(raw)))) {
                 profile_free(p);
                 return fail_nomem(ps);
             }

@@ -136,4 +136,8 @@ struct profile *profile_set_take(struct profile_set *set, enum profile_kind kind
 bool profile_set_set_file_name(struct profile_set *set, enum profile_source source,
                                const char *name);
 
+/* Copies n bytes of s as a NUL-terminated string (names and values: the parser's and the set's
+ * copies, freed with secret_free). NULL when out of memory. */
+char *profile_copy_text(const char *s, size_t n);
+
 #endif

@@ -15,16 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *copy_string(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n) memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 /* ---- a hash index from names to positions in an array that only grows ---- */
 
 struct name_index {
@@ -144,8 +134,8 @@ bool profile_property_copy(struct profile_property *dst, const struct profile_pr
 {
     *dst = (struct profile_property){
         .source = src->source, .line = src->line, .sub_count = src->sub_count};
-    dst->key = copy_string(src->key, strlen(src->key));
-    if (src->value) dst->value = copy_string(src->value, strlen(src->value));
+    dst->key = profile_copy_text(src->key, strlen(src->key));
+    if (src->value) dst->value = profile_copy_text(src->value, strlen(src->value));
     if (src->sub_count) dst->sub = calloc(src->sub_count, sizeof *dst->sub);
     bool ok = dst->key && (!src->value || dst->value) && (!src->sub_count || dst->sub);
     for (size_t i = 0; ok && i < src->sub_count; i++)
@@ -184,7 +174,7 @@ static const char *profile_name_at(const void *items, size_t i)
 struct profile *profile_new(const char *name, size_t n)
 {
     struct profile *p = calloc(1, sizeof *p);
-    if (p && !(p->name = copy_string(name, n))) {
+    if (p && !(p->name = profile_copy_text(name, n))) {
         free(p);
         p = NULL;
     }
@@ -274,7 +264,7 @@ struct profile *profile_set_take(struct profile_set *set, enum profile_kind kind
 bool profile_set_set_file_name(struct profile_set *set, enum profile_source source,
                                const char *name)
 {
-    char *copy = copy_string(name, strlen(name));
+    char *copy = profile_copy_text(name, strlen(name));
     if (!copy) return false;
     free(set->file_names[source]);
     set->file_names[source] = copy;

@@ -67,7 +67,9 @@ bool signing_key_get(const char *secret, const char *date, const char *region, c
     pthread_mutex_lock(&cache_lock);
     for (size_t i = 0; i < MANTLE_SIGV4_KEY_CACHE_SIZE; i++) {
         if (entry_matches(&cache[i], secret, date, region, service)) {
-            cache[i].last_used = ++cache_clock;
+            /* No write when it is already the most recent: threads signing with one key then
+             * only read the entry, and only the lock's cache line moves between cores. */
+            if (cache[i].last_used != cache_clock) cache[i].last_used = ++cache_clock;
             memcpy(key, cache[i].key, SHA256_LEN);
             pthread_mutex_unlock(&cache_lock);
             return true;

@@ -25,6 +25,17 @@ static bool is_host_char(unsigned char c)
            c == '.' || c == '_';
 }
 
+/* Branch-free, so that the compiler vectorizes it: every new URL is scanned whole. */
+static bool has_control_char(const char *s, size_t len)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = (unsigned char)s[i];
+        bad |= (c < 0x20) | (c == 0x7f);
+    }
+    return bad;
+}
+
 static bool is_ipv6_char(unsigned char c)
 {
     return hex_value(c) >= 0 || c == ':' || c == '.';
@@ -34,11 +45,9 @@ bool url_parse(const char *url, struct url_parts *out, const char **why)
 {
     memset(out, 0, sizeof *out);
     out->port = -1;
-    for (const unsigned char *c = (const unsigned char *)url; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f) {
-            *why = "the URL contains a control character";
-            return false;
-        }
+    if (has_control_char(url, strlen(url))) {
+        *why = "the URL contains a control character";
+        return false;
     }
     const char *p;
     if (strncasecmp(url, "https://", 8) == 0) {
@@ -130,13 +139,20 @@ bool url_parse(const char *url, struct url_parts *out, const char **why)
 void url_append_host(struct buf *b, const struct url_parts *u)
 {
     if (!buf_reserve(b, u->host_len + 8)) return;
-    if (u->ipv6) buf_append_char(b, '[');
-    for (size_t i = 0; i < u->host_len; i++) {
-        char c = u->host[i];
-        b->data[b->len++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    /* Locals throughout: a store through a char pointer could change b->len or u->host_len,
+     * which would then be read again on every byte, and the loop would not vectorize. */
+    const char *host = u->host;
+    size_t n = u->host_len;
+    char *o = b->data + b->len;
+    if (u->ipv6) *o++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        char c = host[i];
+        o[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
+    o += n;
+    if (u->ipv6) *o++ = ']';
+    b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
-    if (u->ipv6) buf_append_char(b, ']');
     int default_port = u->https ? 443 : 80;
     if (u->port >= 0 && u->port != default_port) buf_printf(b, ":%d", u->port);
 }
@@ -192,6 +208,7 @@ static bool append_decoded_encoded(struct buf *b, const char *s, size_t len)
         return !buf_failed(b);
     }
     char small[256];
+    small[0] = '\0'; /* GCC 12 -O3 reports a false maybe-uninitialized without it */
     char *tmp = len <= sizeof small ? small : malloc(len);
     if (!tmp) {
         b->failed = true;
@@ -203,10 +220,29 @@ static bool append_decoded_encoded(struct buf *b, const char *s, size_t len)
     return !buf_failed(b);
 }
 
+/* True when `path` is its own canonical form: every byte unreserved or '/' and, when
+ * normalizing, no segment that normalization drops (empty, "." or ".."; to keep this simple, any
+ * segment starting with '.'). The usual API path, e.g. /v1/responses, is then copied as is. */
+static bool path_is_canonical(const char *path, size_t len, bool normalize)
+{
+    bool ok = true;
+    for (size_t i = 0; i < len && ok; i++) {
+        unsigned char c = (unsigned char)path[i];
+        bool segment_start = i == 0 || path[i - 1] == '/';
+        ok = (c == '/' || is_unreserved(c)) &&
+             !(normalize && segment_start && (c == '.' || (c == '/' && i > 0)));
+    }
+    return ok;
+}
+
 bool uri_append_canonical_path(struct buf *b, const char *path, size_t len, bool normalize)
 {
     if (len == 0) {
         buf_append_char(b, '/');
+        return !buf_failed(b);
+    }
+    if (path_is_canonical(path, len, normalize)) {
+        buf_append(b, path, len);
         return !buf_failed(b);
     }
     if (!normalize) {

@@ -61,21 +61,9 @@ void anthropic_messages(const struct api_ctx *ctx, json_t *body, struct reply *r
     }
     struct buf last_user = BUF_INIT, system = BUF_INIT;
     append_content_text(&system, json_object_get(body, "system"));
-    size_t words = system.data ? count_words(system.data) : 0, i;
+    size_t words = system.data ? count_words(system.data) : 0;
     buf_free(&system);
-    json_t *m;
-    json_array_foreach(messages, i, m)
-    {
-        struct buf text = BUF_INIT;
-        append_content_text(&text, json_object_get(m, "content"));
-        if (text.data) words += count_words(text.data);
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (role && strcmp(role, "user") == 0) {
-            buf_reset(&last_user);
-            buf_append_str(&last_user, text.data ? text.data : "");
-        }
-        buf_free(&text);
-    }
+    words += scan_messages(messages, &last_user);
     struct echo e;
     bool ok = echo_make(last_user.data ? last_user.data : "", (long)json_integer_value(max), &e);
     buf_free(&last_user);

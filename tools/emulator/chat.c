@@ -79,20 +79,7 @@ void chat_completions(const struct api_ctx *ctx, json_t *body, struct reply *r)
         return;
     }
     struct buf last_user = BUF_INIT;
-    size_t words = 0, i;
-    json_t *m;
-    json_array_foreach(messages, i, m)
-    {
-        struct buf text = BUF_INIT;
-        append_content_text(&text, json_object_get(m, "content"));
-        if (text.data) words += count_words(text.data);
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (role && strcmp(role, "user") == 0) {
-            buf_reset(&last_user);
-            buf_append_str(&last_user, text.data ? text.data : "");
-        }
-        buf_free(&text);
-    }
+    size_t words = scan_messages(messages, &last_user);
     json_t *max = json_object_get(body, "max_completion_tokens");
     if (!max) max = json_object_get(body, "max_tokens");
     long limit =

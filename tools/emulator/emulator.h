@@ -229,6 +229,9 @@ void make_id(char *out, size_t outlen, const char *prefix, const char *salt,
 /* Appends the text of a message content: a string, or an array of parts whose "text" strings
  * are taken, separated by a space. */
 void append_content_text(struct buf *b, const json_t *content);
+/* Walks a chat or Anthropic "messages" array: returns the words of all their contents (the
+ * prompt's tokens) and leaves the content text of the last "user" message in last_user. */
+size_t scan_messages(const json_t *messages, struct buf *last_user);
 
 /* ---- stream.c ---- */
 

@@ -111,3 +111,22 @@ void append_content_text(struct buf *b, const json_t *content)
         first = false;
     }
 }
+
+size_t scan_messages(const json_t *messages, struct buf *last_user)
+{
+    size_t words = 0, i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        struct buf text = BUF_INIT;
+        append_content_text(&text, json_object_get(m, "content"));
+        if (text.data) words += count_words(text.data);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && strcmp(role, "user") == 0) {
+            buf_reset(last_user);
+            buf_append_str(last_user, text.data ? text.data : "");
+        }
+        buf_free(&text);
+    }
+    return words;
+}
