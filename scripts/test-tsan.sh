@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the credentials tests (the cache's single flight, the worker pool, the
-# hammer). Not part of scripts/test.sh: TSan and ASan cannot share a build, and this one only
-# concerns the threaded code. Usage: scripts/test-tsan.sh [extra ctest args]
+# hammer). scripts/test.sh runs it on the threaded tests before the ASan suite (TSan and ASan
+# cannot share a build). Usage: scripts/test-tsan.sh [extra ctest args, e.g. -R pattern]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${MANTLE_TSAN_BUILD_DIR:-build-creds-tsan}
