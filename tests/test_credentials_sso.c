@@ -358,6 +358,20 @@ static void test_portal_errors(void **state)
     expect_error("dev", MANTLE_E_RATE_LIMIT, "TooManyRequestsException");
 }
 
+/* A hanging portal: each attempt ends at its timeout and the caller gets a timeout error in
+ * bounded time (only a generous upper bound is asserted). */
+static void test_portal_hang_bounded(void **state)
+{
+    (void)state;
+    sso_set_timeouts(500, 700);
+    fakeserver_post(&fake, "/faults", "{\"sso\": {\"hang\": true}}");
+    double t0 = test_monotonic();
+    expect_error("dev", MANTLE_E_TIMEOUT, NULL);
+    assert_true(test_monotonic() - t0 < 30.0);
+    fakeserver_post(&fake, "/faults", "{\"sso\": null}");
+    sso_set_timeouts(0, 0);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -435,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup(test_missing_or_invalid_token, reset),
         cmocka_unit_test_setup(test_portal_401, reset),
         cmocka_unit_test_setup(test_portal_errors, reset),
+        cmocka_unit_test_setup(test_portal_hang_bounded, reset),
         cmocka_unit_test_setup(test_malformed, reset),
         cmocka_unit_test_setup(test_partial_config, reset),
         cmocka_unit_test_setup(test_credentials_file_counts, reset),

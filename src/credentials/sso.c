@@ -56,6 +56,15 @@
 #define ATTEMPTS 3
 #define CONNECT_TIMEOUT_MS 5000
 #define TIMEOUT_MS 30000
+
+static long sso_connect_ms = CONNECT_TIMEOUT_MS;
+static long sso_total_ms = TIMEOUT_MS;
+
+void sso_set_timeouts(long connect_ms, long total_ms)
+{
+    sso_connect_ms = connect_ms > 0 ? connect_ms : CONNECT_TIMEOUT_MS;
+    sso_total_ms = total_ms > 0 ? total_ms : TIMEOUT_MS;
+}
 #define RETRY_BASE_MS 200
 
 struct sso {
@@ -471,8 +480,8 @@ static mantle_code get_role_credentials(const struct mantle_credentials_options 
         .url = url,
         .headers = headers,
         .header_count = 1,
-        .connect_timeout_ms = CONNECT_TIMEOUT_MS,
-        .timeout_ms = TIMEOUT_MS,
+        .connect_timeout_ms = sso_connect_ms,
+        .timeout_ms = sso_total_ms,
         /* The portal is a public endpoint: HTTPS_PROXY/NO_PROXY apply, as for botocore. */
         .use_proxy = true,
         .capture = {"x-amzn-ErrorType", "x-amzn-RequestId", NULL},

@@ -20,4 +20,8 @@
 struct mantle_credentials_provider *creds_sso_new(const struct mantle_credentials_options *opts,
                                                   struct mantle_error *err);
 
+/* Test hook: the per-attempt connect and total timeouts of the portal call (0, 0 restores the
+ * defaults), so a hanging portal can be tested in seconds. Not for concurrent use. */
+void sso_set_timeouts(long connect_ms, long total_ms);
+
 #endif
