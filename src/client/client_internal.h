@@ -196,6 +196,7 @@ void client_log(const struct mantle_client *c, enum mantle_log_level level, cons
 
 /* ---- response.c ---- */
 
+/* One allocation: the headers' offsets and text and the body follow the struct (request.c). */
 struct mantle_response {
     int status;
     int attempts;

@@ -15,6 +15,7 @@
  * Content-Type is always given so it never adds its form default. */
 #include "client/client_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,13 @@ struct call {
     struct curl_slist *nodes; /* over lines */
     size_t *offs;             /* where each line starts (lines may move while growing) */
     size_t node_cap;
+    /* base, sign and the first base_lines bytes of lines (base's lines) depend only on these when
+     * the request has no headers of its own, so a call like the previous one on this struct (the
+     * common case: the same API call again) keeps them instead of building them again. */
+    bool prepared;
+    bool prep_has_body, prep_stream, prep_anthropic;
+    size_t prep_body_len;
+    size_t base_lines;
     struct mantle_sigv4_result *sig;
     char *token; /* bearer token scratch (wiped) */
     int64_t started_ms;
@@ -197,6 +205,14 @@ static mantle_code build_headers(struct call *k, struct mantle_error *err)
     bool stream = k->opts->kind == CALL_STREAM;
     bool has_body = rq->body != NULL || strcmp(k->method, "POST") == 0 ||
                     strcmp(k->method, "PUT") == 0 || strcmp(k->method, "PATCH") == 0;
+    size_t body_len = rq->body ? rq->body_len : 0;
+    if (k->prepared && rq->header_count == 0 && k->prep_has_body == has_body &&
+        k->prep_stream == stream && k->prep_anthropic == k->opts->anthropic &&
+        k->prep_body_len == body_len)
+        return MANTLE_OK;
+    k->prepared = false;
+    k->base.n = k->sign.n = 0;
+    k->base_lines = 0;
     struct hdr_list *l = &k->base;
     bool ok = true;
     if (has_body) {
@@ -226,13 +242,32 @@ static mantle_code build_headers(struct call *k, struct mantle_error *err)
         if (strcasecmp(l->v[i].name, "Accept") != 0 && strcasecmp(l->v[i].name, "User-Agent") != 0)
             ok &= hdr_set(&k->sign, l->v[i].name, l->v[i].value);
     if (!ok) return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
+    /* Per-request headers point into the caller's memory: never kept for the next call. */
+    k->prepared = rq->header_count == 0;
+    k->prep_has_body = has_body;
+    k->prep_stream = stream;
+    k->prep_anthropic = k->opts->anthropic;
+    k->prep_body_len = body_len;
     return MANTLE_OK;
 }
 
-/* Lays the wire headers out as a curl_slist in our own memory. */
+static void append_line(struct buf *b, const struct mantle_header *h)
+{
+    /* "Name;" is libcurl's way to send a header with an empty value. */
+    buf_append_str(b, h->name);
+    if (*h->value) {
+        buf_append(b, ": ", 2);
+        buf_append_str(b, h->value);
+    } else {
+        buf_append_char(b, ';');
+    }
+    buf_append_char(b, '\0');
+}
+
+/* Lays the wire headers out as a curl_slist in our own memory: base's lines once per prepared
+ * call, then this attempt's auth lines after them. */
 static mantle_code build_lines(struct call *k, struct mantle_error *err)
 {
-    buf_reset(&k->lines);
     size_t need = k->wire.n + 1;
     if (need > k->node_cap) {
         struct curl_slist *n = realloc(k->nodes, need * sizeof *n);
@@ -243,24 +278,28 @@ static mantle_code build_lines(struct call *k, struct mantle_error *err)
         k->node_cap = need;
     }
     size_t *offs = k->offs;
-    for (size_t i = 0; i < k->wire.n; i++) {
-        const struct mantle_header *h = &k->wire.v[i];
+    size_t i = 0;
+    if (k->base_lines && k->lines.len >= k->base_lines) { /* offs[0, base.n) are still right */
+        k->lines.len = k->base_lines;
+        k->lines.data[k->lines.len] = '\0';
+        i = k->base.n;
+    } else {
+        buf_reset(&k->lines);
+    }
+    for (; i < k->wire.n; i++) {
         offs[i] = k->lines.len;
-        /* "Name;" is libcurl's way to send a header with an empty value. */
-        buf_append_str(&k->lines, h->name);
-        if (*h->value) {
-            buf_append(&k->lines, ": ", 2);
-            buf_append_str(&k->lines, h->value);
-        } else {
-            buf_append_char(&k->lines, ';');
-        }
-        buf_append_char(&k->lines, '\0');
+        append_line(&k->lines, &k->wire.v[i]);
+        if (i + 1 == k->base.n && k->prepared) k->base_lines = k->lines.len;
     }
     offs[k->wire.n] = k->lines.len;
     buf_append_str(&k->lines, "Expect:"); /* no 100-continue round trip */
     buf_append_char(&k->lines, '\0');
-    if (buf_failed(&k->lines)) return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < need; i++) {
+    if (buf_failed(&k->lines)) {
+        k->prepared = false;
+        k->base_lines = 0;
+        return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
+    }
+    for (i = 0; i < need; i++) {
         k->nodes[i].data = k->lines.data + offs[i];
         k->nodes[i].next = i + 1 < need ? &k->nodes[i + 1] : NULL;
     }
@@ -383,7 +422,7 @@ static struct call *call_acquire(struct mantle_client *c)
         http_transfer_init(&k->t);
     }
     buf_reset(&k->url);
-    k->base.n = k->sign.n = k->wire.n = 0;
+    k->wire.n = 0; /* base and sign stay: build_headers() decides whether they still apply */
     k->token = NULL;
     k->next = NULL;
     return k;
@@ -391,9 +430,16 @@ static struct call *call_acquire(struct mantle_client *c)
 
 static void call_release(struct mantle_client *c, struct call *k)
 {
-    /* Secrets out: the wire lines held Authorization (and maybe a token); the bearer scratch. */
-    secret_wipe(k->lines.data, k->lines.len);
-    buf_reset(&k->lines);
+    /* Secrets out: the wire lines held Authorization (and maybe a token); the bearer scratch.
+     * base's lines stay for the next call when prepared: the client's configuration, which
+     * holds the same values for its whole life, and no per-request header. */
+    size_t keep = k->prepared && k->base_lines <= k->lines.len ? k->base_lines : 0;
+    if (k->lines.data) secret_wipe(k->lines.data + keep, k->lines.len - keep);
+    k->lines.len = keep;
+    if (!keep) {
+        buf_reset(&k->lines);
+        k->base_lines = 0;
+    }
     if (k->token) {
         secret_wipe(k->token,
                     c->auth.bearer_token ? strlen(k->token) : CLIENT_BEARER_TOKEN_MAX + 8);
@@ -466,22 +512,38 @@ static void log_done(const struct call *k, int status, int attempts, mantle_code
 static mantle_code make_response(struct http_transfer *t, int attempts,
                                  struct mantle_response **out, struct mantle_error *err)
 {
-    struct mantle_response *r = calloc(1, sizeof *r);
+    /* Copies of exact size (the transfer's buffers stay warm in the call cache), all in one
+     * block after the struct: header offsets, header text, body. One malloc and free per
+     * response instead of four; mantle_response_free() knows the layout. */
+    const struct http_headers *h = &t->headers;
+    size_t offs_size = h->count * 2 * sizeof *h->offs;
+    size_t store_size = h->count ? h->store.len + 1 : 0;
+    size_t body_len = t->body.len;
+    if (body_len > SIZE_MAX - sizeof(struct mantle_response) - offs_size - store_size - 1)
+        return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
+    struct mantle_response *r =
+        malloc(sizeof *r + offs_size + store_size + body_len + 1); /* offs: aligned as r */
     if (!r) return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
+    memset(r, 0, sizeof *r);
     atomic_init(&r->json, NULL);
     r->status = t->status;
     r->attempts = attempts;
-    /* Copies of exact size: the transfer's buffers stay warm in the call cache. */
-    r->body_len = t->body.len;
-    r->body = malloc(r->body_len + 1);
-    if (r->body) {
-        if (r->body_len) memcpy(r->body, t->body.data, r->body_len);
-        r->body[r->body_len] = '\0';
+    char *p = (char *)(r + 1);
+    if (h->count) {
+        r->headers.offs = (size_t *)(void *)p;
+        memcpy(p, h->offs, offs_size);
+        p += offs_size;
+        r->headers.store.data = p;
+        memcpy(p, h->store.data, store_size);
+        p += store_size;
+        r->headers.store.len = h->store.len;
+        r->headers.store.cap = store_size;
+        r->headers.count = r->headers.cap = h->count;
     }
-    if (!r->body || !http_headers_copy(&r->headers, &t->headers)) {
-        mantle_response_free(r);
-        return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
-    }
+    r->body = p;
+    r->body_len = body_len;
+    if (body_len) memcpy(r->body, t->body.data, body_len);
+    r->body[body_len] = '\0';
     const char *ct = http_headers_get(&r->headers, "content-type");
     bool looks_json = r->body_len && (r->body[0] == '{' || r->body[0] == '[');
     bool says_json = ct && strstr(ct, "json");

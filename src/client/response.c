@@ -54,8 +54,7 @@ int mantle_response_attempts(const struct mantle_response *r)
 void mantle_response_free(struct mantle_response *r)
 {
     if (!r) return;
-    http_headers_free(&r->headers);
-    free(r->body);
+    /* The headers and the body live in r's own block (make_response in request.c). */
     json_decref(atomic_load_explicit(&r->json, memory_order_relaxed));
     free(r);
 }

@@ -35,13 +35,18 @@ bool http_headers_add(struct http_headers *h, const char *name, size_t name_len,
         h->offs = n;
         h->cap = cap;
     }
+    /* One reservation and two copies: this runs for every header of every response. */
+    if (!buf_reserve(&h->store, name_len + value_len + 2)) return false;
     size_t name_off = h->store.len;
-    buf_append(&h->store, name, name_len);
-    buf_append_char(&h->store, '\0');
-    size_t value_off = h->store.len;
-    buf_append(&h->store, value, value_len);
-    buf_append_char(&h->store, '\0');
-    if (buf_failed(&h->store)) return false;
+    char *o = h->store.data + name_off;
+    memcpy(o, name, name_len);
+    o[name_len] = '\0';
+    size_t value_off = name_off + name_len + 1;
+    o = h->store.data + value_off;
+    if (value_len) memcpy(o, value, value_len);
+    o[value_len] = '\0';
+    h->store.len = value_off + value_len + 1;
+    h->store.data[h->store.len] = '\0';
     h->offs[2 * h->count] = name_off;
     h->offs[2 * h->count + 1] = value_off;
     h->count++;
