@@ -17,12 +17,17 @@ for sym in $exported; do
   esac
   grep -qx "$sym" <<<"$declared" || { echo "FAIL exported but not in a public header: $sym"; fail=1; }
 done
+# Declarations may span lines (clang-format breaks after the return type): match on one line.
+flat=$(cat "$inc"/mantle/*.h | tr '\n' ' ')
+checked=0
 for sym in $declared; do
   case "$sym" in *_cb|*_fn) continue ;; esac
-  grep -q "MANTLE_API.*\b$sym(" "$inc"/mantle/*.h || continue
+  grep -q "MANTLE_API[^;{}]*[ *]$sym(" <<<"$flat" || continue
+  checked=$((checked + 1))
   grep -qx "$sym" <<<"$exported" || { echo "FAIL declared with MANTLE_API but not exported: $sym"; fail=1; }
 done
 [ "$count" -gt 10 ] || { echo "FAIL suspiciously few exported symbols: $count"; fail=1; }
+[ "$checked" -eq "$count" ] || { echo "FAIL $checked MANTLE_API declarations for $count exports"; fail=1; }
 
 cc=${MANTLE_C_COMPILER:-cc}
 for h in "$inc"/mantle/*.h; do

@@ -3,7 +3,7 @@
 API, the process lifetime, botocore against the fakes, and Debian's AWS CLI
 (/usr/bin/aws) pointed at them. Prints "N passed, M failed"; exits non-zero on failure.
 
-Run: MANTLE_SOURCE_DIR=/work/main /usr/bin/python3 tests/test_fake_aws_servers.py
+Run (from the repository root): MANTLE_SOURCE_DIR=$PWD /usr/bin/python3 tests/test_fake_aws_servers.py
 """
 
 import contextlib

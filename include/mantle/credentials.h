@@ -34,11 +34,9 @@ struct mantle_credentials;
  * expiration is seconds since the epoch, 0 for "never expires". Their source is "explicit" and
  * they carry no account id. Returns NULL on bad input (MANTLE_E_INVALID_ARGUMENT: empty or NULL
  * key id or secret, negative expiration) or no memory, with err filled. */
-MANTLE_API struct mantle_credentials *mantle_credentials_new(const char *access_key_id,
-                                                             const char *secret_access_key,
-                                                             const char *session_token,
-                                                             int64_t expiration,
-                                                             struct mantle_error *err);
+MANTLE_API struct mantle_credentials *
+mantle_credentials_new(const char *access_key_id, const char *secret_access_key,
+                       const char *session_token, int64_t expiration, struct mantle_error *err);
 /* Adds a reference; returns c. NULL is allowed. */
 MANTLE_API struct mantle_credentials *mantle_credentials_ref(struct mantle_credentials *c);
 /* Drops a reference; at zero the secrets are wiped and the memory freed. NULL is allowed. */
@@ -140,7 +138,10 @@ struct mantle_credentials_options {
     void *now_ud;
 };
 
-#define MANTLE_CREDENTIALS_OPTIONS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define MANTLE_CREDENTIALS_OPTIONS_INIT                                                            \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL                                                   \
+    }
 
 /* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (AWS_SECURITY_TOKEN first, as
  * botocore), AWS_CREDENTIAL_EXPIRATION (RFC 3339, e.g. 2026-01-02T03:04:05Z), AWS_ACCOUNT_ID; read

@@ -54,11 +54,14 @@ struct mantle_sigv4_request {
 };
 
 /* Flags for mantle_sigv4_params.flags */
-#define MANTLE_SIGV4_SIGN_BODY 0x1u          /* add a signed X-Amz-Content-Sha256 header */
-#define MANTLE_SIGV4_NO_NORMALIZE_PATH 0x2u  /* S3 rules: no path normalization, no 2nd encoding */
-#define MANTLE_SIGV4_OMIT_SESSION_TOKEN 0x4u /* add X-Amz-Security-Token after signing (unsigned)  \
-                                              */
-#define MANTLE_SIGV4_NO_KEY_CACHE 0x8u       /* derive the signing key afresh (benchmarks, tests) */
+/* Add a signed X-Amz-Content-Sha256 header. */
+#define MANTLE_SIGV4_SIGN_BODY 0x1u
+/* S3 rules: no path normalization, no second encoding of the path. */
+#define MANTLE_SIGV4_NO_NORMALIZE_PATH 0x2u
+/* Add X-Amz-Security-Token after signing: the token is sent but not signed. */
+#define MANTLE_SIGV4_OMIT_SESSION_TOKEN 0x4u
+/* Derive the signing key afresh instead of using the cache (benchmarks, tests). */
+#define MANTLE_SIGV4_NO_KEY_CACHE 0x8u
 
 #define MANTLE_SIGV4_MAX_EXPIRES 604800u /* 7 days, the SigV4 maximum for presigned URLs */
 #define MANTLE_SIGV4_KEY_CACHE_SIZE 8
