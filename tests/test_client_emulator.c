@@ -471,6 +471,23 @@ static void count_log(void *ud, enum mantle_log_level level, const char *line)
     pthread_mutex_unlock(&l->lock);
 }
 
+struct sleeps {
+    long ms[8];
+    int n;
+};
+
+static void record_sleep(void *ud, long ms)
+{
+    struct sleeps *s = ud;
+    if (s->n < 8) s->ms[s->n++] = ms;
+}
+
+static double no_jitter(void *ud)
+{
+    (void)ud;
+    return 0.0;
+}
+
 static void test_retries_and_retry_after(void **state)
 {
     (void)state;
@@ -484,36 +501,44 @@ static void test_retries_and_retry_after(void **state)
     struct mantle_error err = MANTLE_ERROR_INIT;
     struct mantle_response *r = NULL;
 
+    /* The waits are checked through the client's sleep hook (recorded, not slept): no timing
+     * assertion, and the test does not wait. The jitter source is fixed at 0 (no jitter). */
+    struct sleeps sl = {{0}, 0};
+    struct client_test_hooks hk = {0};
+    hk.sleep_ms = record_sleep;
+    hk.random = no_jitter;
+    hk.ud = &sl;
+    client_set_test_hooks(c, &hk);
+
     /* retry-after-ms honoured (far below the 0.5 s backoff) */
-    int64_t t0 = now_ms();
     expect_ok(
         faulty(c, "GET", "/models", NULL, "fail-status=503:2, retry-after-ms=60, id=a", &r, &err),
         &err);
-    int64_t took = now_ms() - t0;
     assert_int_equal(mantle_response_attempts(r), 3);
-    assert_true(took >= 120);
-    assert_true(took < 1100); /* the backoff would have waited >= 375 + 750 ms */
+    assert_int_equal(sl.n, 2);
+    assert_int_equal(sl.ms[0], 60);
+    assert_int_equal(sl.ms[1], 60);
     mantle_response_free(r);
     assert_int_equal(logs.warn, 2);
     assert_non_null(strstr(logs.last_warn, "in 60 ms"));
 
     /* retry-after in seconds */
-    t0 = now_ms();
+    sl.n = 0;
     expect_ok(faulty(c, "GET", "/models", NULL, "fail-status=429:1, retry-after=1, id=b", &r, &err),
               &err);
-    took = now_ms() - t0;
     assert_int_equal(mantle_response_attempts(r), 2);
-    assert_true(took >= 1000 && took < 3000); /* the backoff would be 375..500 ms */
+    assert_int_equal(sl.n, 1);
+    assert_int_equal(sl.ms[0], 1000); /* not the 0.5 s backoff */
     mantle_response_free(r);
 
-    /* no header: 0.5 s * 2^n with jitter (0.375 .. 0.5 s for the first retry) */
-    t0 = now_ms();
+    /* no header: 0.5 s * 2^n, jitter (fixed at 0 here) taking off up to 25% */
+    sl.n = 0;
     expect_ok(faulty(c, "POST", "/responses", "{\"model\":\"m\",\"input\":\"x\"}",
                      "fail-status=500:1, id=c", &r, &err),
               &err);
-    took = now_ms() - t0;
-    assert_true(took >= 370 && took < 3000);
     assert_int_equal(mantle_response_attempts(r), 2);
+    assert_int_equal(sl.n, 1);
+    assert_int_equal(sl.ms[0], 500);
     mantle_response_free(r);
 
     /* out of retries: the last error, with every attempt counted */
