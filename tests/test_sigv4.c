@@ -1481,10 +1481,40 @@ static void test_signing_time(void **state)
     }
 }
 
+/* MANTLE_SIGV4_SIGN_GIVEN_HEADERS (for verifiers): the transport headers are signed when given,
+ * Authorization never is. */
+static void test_sign_given_headers(void **state)
+{
+    (void)state;
+    struct mantle_header hs[] = {{"User-Agent", "ua/1"},
+                                 {"Accept-Encoding", "gzip"},
+                                 {"Authorization", "Bearer x"},
+                                 {"Content-Type", "application/json"}};
+    struct mantle_sigv4_request rq = {
+        .method = "GET", .url = "https://example.amazonaws.com/", .headers = hs, .header_count = 4};
+    struct mantle_sigv4_credentials cr = {"AKIDEXAMPLE", "secret", NULL};
+    struct mantle_sigv4_params pa = MANTLE_SIGV4_PARAMS_INIT;
+    pa.region = "us-east-1";
+    pa.service = "service";
+    pa.signing_time = 1440938160;
+    struct mantle_sigv4_result *r = mantle_sigv4_result_new();
+    assert_int_equal(mantle_sigv4_sign(&rq, &cr, &pa, r, NULL), MANTLE_OK);
+    assert_non_null(strstr(mantle_sigv4_result_header(r, "Authorization"),
+                           "SignedHeaders=content-type;host;x-amz-date,"));
+    pa.flags = MANTLE_SIGV4_SIGN_GIVEN_HEADERS;
+    assert_int_equal(mantle_sigv4_sign(&rq, &cr, &pa, r, NULL), MANTLE_OK);
+    assert_non_null(
+        strstr(mantle_sigv4_result_header(r, "Authorization"),
+               "SignedHeaders=accept-encoding;content-type;host;user-agent;x-amz-date,"));
+    assert_non_null(strstr(mantle_sigv4_result_canonical_request(r), "\nuser-agent:ua/1\n"));
+    mantle_sigv4_result_free(r);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sign_given_headers),
         cmocka_unit_test(test_error_header_crlf),
         cmocka_unit_test(test_error_header_control_chars),
         cmocka_unit_test(test_error_header_name_not_token),

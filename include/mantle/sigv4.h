@@ -62,6 +62,9 @@ struct mantle_sigv4_request {
 #define MANTLE_SIGV4_OMIT_SESSION_TOKEN 0x4u
 /* Derive the signing key afresh instead of using the cache (benchmarks, tests). */
 #define MANTLE_SIGV4_NO_KEY_CACHE 0x8u
+/* Sign exactly the headers given: none is left out as transport-added (Authorization still is).
+ * For verifiers that recompute a received signature over its SignedHeaders list. */
+#define MANTLE_SIGV4_SIGN_GIVEN_HEADERS 0x10u
 
 #define MANTLE_SIGV4_MAX_EXPIRES 604800u /* 7 days, the SigV4 maximum for presigned URLs */
 #define MANTLE_SIGV4_KEY_CACHE_SIZE 8

@@ -542,10 +542,12 @@ static mantle_code collect_headers(struct sign_input *in, struct mantle_sigv4_re
     *count = 0;
 /* The length first: most names are ruled out without a string comparison. */
 #define NAME_IS(name, nlen, lit) ((nlen) == sizeof lit - 1 && strncasecmp(name, lit, nlen) == 0)
+    bool given = in->pa->flags & MANTLE_SIGV4_SIGN_GIVEN_HEADERS;
     for (size_t i = 0; i < rq->header_count; i++) {
         const char *name = rq->headers[i].name, *value = rq->headers[i].value;
         size_t nlen = strlen(name);
-        if (name_is_unsigned(name, nlen) || NAME_IS(name, nlen, "x-amz-date")) continue;
+        if (given ? NAME_IS(name, nlen, "authorization") : name_is_unsigned(name, nlen)) continue;
+        if (NAME_IS(name, nlen, "x-amz-date")) continue;
         if (in->has_token && NAME_IS(name, nlen, "x-amz-security-token")) continue;
         if (NAME_IS(name, nlen, "host")) has_host = true;
         /* A caller-supplied payload hash is the hash that is signed (botocore does the same). */
