@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "client/client_internal.h"
 
 #define API_KEY "bedrock-api-key-emulator-test"
@@ -787,6 +789,17 @@ static void test_many_threads(void **state)
     mantle_client_free(c);
 }
 
+/* New connections the last transfer on the client's (single) idle slot had to open. */
+static long last_transfer_new_connections(struct mantle_client *c)
+{
+    struct http_slot *slot = http_pool_acquire(client_pool(c), NULL);
+    assert_non_null(slot);
+    long n = -1;
+    assert_int_equal(curl_easy_getinfo(slot->easy, CURLINFO_NUM_CONNECTS, &n), CURLE_OK);
+    http_pool_release(client_pool(c), slot, true);
+    return n;
+}
+
 static void test_connection_reuse(void **state)
 {
     (void)state;
@@ -799,6 +812,16 @@ static void test_connection_reuse(void **state)
     }
     /* one thread, one warm slot (handle + connection) reused throughout */
     assert_int_equal(http_pool_idle_count(client_pool(c)), 1);
+    /* ...and the TCP connection too: the last transfer opened none */
+    assert_int_equal(last_transfer_new_connections(c), 0);
+    mantle_client_free(c);
+
+    /* the check can fail: a fresh client's first request opens one */
+    c = static_client();
+    struct mantle_response *r = NULL;
+    expect_ok(mantle_models_list(c, &r, &err), &err);
+    mantle_response_free(r);
+    assert_int_equal(last_transfer_new_connections(c), 1);
     mantle_client_free(c);
 }
 

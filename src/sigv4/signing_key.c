@@ -101,8 +101,9 @@ bool signing_key_get(const char *secret, const char *date, const char *region, c
         copy = NULL;
         memcpy(victim->date, date, 8);
         victim->date[8] = '\0';
-        strcpy(victim->region, region);
-        strcpy(victim->service, service);
+        /* Both were checked to fit (with their NUL) on entry. */
+        memcpy(victim->region, region, strlen(region) + 1);
+        memcpy(victim->service, service, strlen(service) + 1);
         memcpy(victim->key, key, SHA256_LEN);
         victim->last_used = ++cache_clock;
     }
