@@ -7,7 +7,8 @@
  * long streamed Responses answer from the emulator.
  *
  * Output: "name value unit" lines. Usage: bench_client [rounds] [requests_per_round] [only]
- * where only = "client" or "bare" runs just that loop (for profiling). MANTLE_BUILD_DIR (or .)
+ * where only = "client", "bare" or "multi" runs just that loop (for profiling), and "requests" the
+ * three request loops without the streaming figures. MANTLE_BUILD_DIR (or .)
  * locates tools/mantle-emulator. */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -307,6 +308,8 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 10;
     int per_round = argc > 2 ? atoi(argv[2]) : 300;
     const char *only = argc > 3 ? argv[3] : "";
+    bool sse = !*only;
+    if (strcmp(only, "requests") == 0) only = "";
     if (rounds < 1 || per_round < 1) die("usage: bench_client [rounds] [requests_per_round]");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     emu_start();
@@ -366,7 +369,7 @@ int main(int argc, char **argv)
     printf("client_wall_us_per_request %.1f us\n", client_wall / n * 1e6);
     printf("bare_curl_wall_us_per_request %.1f us\n", bare_wall / n * 1e6);
 
-    if (!*only) {
+    if (sse) {
         bench_sse_in_process();
         bench_sse_emulator();
     }

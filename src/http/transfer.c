@@ -107,12 +107,17 @@ mantle_code http_transfer_bind(struct http_transfer *t, const struct http_reques
         if (strcmp(rq->method, "GET") != 0) custom = rq->method;
     }
     rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom);
-    rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    /* The callbacks and their data outlive a request on the handle: set again only when another
+     * transfer takes the handle (or after curl_easy_reset, which clears PRIVATE). */
+    char *bound = NULL;
+    if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &bound) != CURLE_OK || bound != (char *)t) {
+        rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+        rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+        if (rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_PRIVATE, t); /* all set: remember */
+    }
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
     rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
     if (rc != CURLE_OK)
