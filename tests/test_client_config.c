@@ -954,6 +954,27 @@ static void test_json_check(void **state)
         memset(deep + depth, ']', depth);
         check_agrees(deep, 2 * depth);
     }
+    /* each kind of special byte at every offset of strings up to 40 bytes: the scanner takes 16
+     * and 8 bytes at a time, and a hit must be found wherever it falls in a block */
+    static const char *const specials[] = {"\\n",      "\\u00e9", "\x01",         "\x7f", "\x80",
+                                           "\xc3\xa9", "\xc3",    "\xe2\x82\xac", "\""};
+    char str[64];
+    for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+        for (size_t slen = 1; slen <= 40; slen++)
+            for (size_t at = 0; at < slen; at++) {
+                size_t k = 0, sl = strlen(specials[sp]);
+                str[k++] = '[';
+                str[k++] = '"';
+                memset(str + k, 'a', at);
+                k += at;
+                memcpy(str + k, specials[sp], sl);
+                k += sl;
+                memset(str + k, 'b', slen - at - 1);
+                k += slen - at - 1;
+                str[k++] = '"';
+                str[k++] = ']';
+                check_agrees(str, k);
+            }
     /* mutations of a real response: flip, drop and insert bytes */
     size_t len;
     char *orig = test_read_file(test_source_path("tests/data/sse/responses.sse"), &len);

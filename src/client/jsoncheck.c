@@ -2,6 +2,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_DEFAULT_MAX_DEPTH */
 
@@ -97,13 +100,31 @@ static uint64_t word_hits(uint64_t w)
 #define WORD_SCAN 1 /* the lowest flag is then the first byte in memory */
 #endif
 
-static bool string(struct scan *s)
+/* Inlined into its three callers: a response is mostly short strings, and the call was a tenth
+ * of the check's time. */
+static inline __attribute__((always_inline)) bool string(struct scan *s)
 {
     s->p++; /* the opening quote */
     while (s->p < s->end) {
         /* The common case, plain ASCII, in tight loops: 8 bytes at a time, the tail byte by byte.
          */
         const unsigned char *p = s->p, *end = s->end;
+#ifdef __SSE2__
+        /* 16 at a time where x86-64 always has SSE2: most strings of a response (keys, ids)
+         * then take one step. A signed compare below 0x20 also flags every byte >= 0x80. */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+            if (mask) {
+                p += __builtin_ctz(mask);
+                goto found;
+            }
+            p += 16;
+        }
+#endif
 #ifdef WORD_SCAN
         while (end - p >= 8) {
             uint64_t w;
@@ -117,6 +138,9 @@ static bool string(struct scan *s)
         }
 #endif
         while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+#ifdef __SSE2__
+    found:
+#endif
         s->p = p;
         if (s->p >= s->end) break;
         unsigned char c = *s->p;
