@@ -203,7 +203,7 @@ struct mantle_response {
     struct http_headers headers;
     char *body; /* NUL-terminated */
     size_t body_len;
-    bool is_json; /* the body passed json_check: the tree is built on first demand */
+    bool is_json; /* the body passed client_json_check: the tree is built on first demand */
     _Atomic(json_t *) json;
 };
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/error_internal.h"
+#include "client/jsonparse.h"
 
 const char *client_request_id(const struct http_headers *h)
 {
@@ -48,7 +49,7 @@ static void parse_error(const struct http_headers *h, const char *body, size_t l
 {
     e->type[0] = e->message[0] = '\0';
     json_t *j = NULL;
-    if (body && len) j = json_loadb(body, len, 0, NULL);
+    if (body && len) j = client_json_parse(body, len, 0, NULL);
     if (json_is_object(j)) {
         json_t *inner = json_object_get(j, "error");
         if (json_is_object(inner)) { /* OpenAI and Anthropic */

@@ -548,31 +548,26 @@ static mantle_code make_response(struct http_transfer *t, int attempts,
     bool looks_json = r->body_len && (r->body[0] == '{' || r->body[0] == '[');
     bool says_json = ct && strstr(ct, "json");
     if (r->body_len && (says_json || looks_json)) {
-        const char *why = NULL;
-        size_t at = 0;
-        bool unsure = false, ok = json_check(r->body, r->body_len, &why, &at, &unsure);
-        json_error_t jerr;
-        if (ok && unsure) { /* a number at the edge of jansson's range: let jansson decide */
+        bool unsure = false;
+        if (!client_json_check(r->body, r->body_len, &unsure) || unsure) {
+            /* Malformed, or a real at the edge of a double: jansson decides, and names the
+             * error (the check stays small and gives no reasons). */
+            json_error_t jerr;
             json_t *j = json_loadb(r->body, r->body_len, 0, &jerr);
-            atomic_store_explicit(&r->json, j, memory_order_relaxed);
             if (!j) {
-                ok = false;
-                why = jerr.text;
-                at = (size_t)jerr.position;
+                mantle_error_set(err, MANTLE_E_PROTOCOL,
+                                 "the response is not valid JSON: %s at byte %zu of %zu", jerr.text,
+                                 (size_t)jerr.position, r->body_len);
+                if (err) {
+                    const char *id = client_request_id(&r->headers);
+                    err->http_status = r->status;
+                    err->attempts = attempts;
+                    snprintf(err->request_id, sizeof err->request_id, "%s", id ? id : "");
+                }
+                mantle_response_free(r);
+                return MANTLE_E_PROTOCOL;
             }
-        }
-        if (!ok) {
-            mantle_error_set(err, MANTLE_E_PROTOCOL,
-                             "the response is not valid JSON: %s at byte %zu of %zu", why, at,
-                             r->body_len);
-            if (err) {
-                const char *id = client_request_id(&r->headers);
-                err->http_status = r->status;
-                err->attempts = attempts;
-                snprintf(err->request_id, sizeof err->request_id, "%s", id ? id : "");
-            }
-            mantle_response_free(r);
-            return MANTLE_E_PROTOCOL;
+            atomic_store_explicit(&r->json, j, memory_order_relaxed);
         }
         r->is_json = true;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "client/jsonparse.h"
 
 int mantle_response_status(const struct mantle_response *r)
 {
@@ -29,7 +30,7 @@ json_t *mantle_response_json(const struct mantle_response *r)
     if (j || !r->is_json) return j;
     /* Built on first use (most of a request's CPU would otherwise be jansson's); two threads
      * racing here both parse, one tree wins, the other is dropped. */
-    j = json_loadb(r->body, r->body_len, 0, NULL);
+    j = client_json_parse(r->body, r->body_len, 0, NULL);
     if (!j) return NULL;
     json_t *none = NULL;
     struct mantle_response *w = (struct mantle_response *)r; /* the cache is not the value */

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/error_internal.h"
+#include "client/jsonparse.h"
 
 #define MAX_NON_SSE_BODY ((size_t)16 << 20)
 
@@ -86,7 +87,7 @@ static int on_event(void *ud, const struct sse_event *ev)
     bool done = ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0;
     if (!done && ev->data_len) {
         json_error_t jerr;
-        json = json_loadb(ev->data, ev->data_len, JSON_DECODE_ANY, &jerr);
+        json = client_json_parse(ev->data, ev->data_len, JSON_DECODE_ANY, &jerr);
         if (!json) {
             stop(s, MANTLE_E_PROTOCOL, "event %ld of the stream is not valid JSON: %s",
                  s->events + 1, jerr.text);
