@@ -1,7 +1,9 @@
 #include "http/engine.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error_internal.h"
 
@@ -16,6 +18,13 @@ static bool use_ca_bundle(struct http_pool *pool, struct http_slot *s, const cha
     s->cainfo = copy;
     curl_easy_reset(s->easy);
     return http_slot_apply_base(pool, s);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
@@ -33,8 +42,9 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
         return rc;
     }
     CURLMcode mc = curl_multi_add_handle(s->multi, s->easy);
-    bool done = false;
+    bool done = false, expired = false;
     CURLcode result = CURLE_OK;
+    int64_t deadline = now_ms() + rq->timeout_ms;
     while (mc == CURLM_OK && !done) {
         int running = 0;
         mc = curl_multi_perform(s->multi, &running);
@@ -51,7 +61,13 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
             done = true;
             break;
         }
-        mc = curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
+        int64_t remaining_ms = deadline - now_ms();
+        if (remaining_ms <= 0) { /* the total timeout: ours, not libcurl's (see transfer.c) */
+            expired = done = true;
+            break;
+        }
+        mc = curl_multi_poll(s->multi, NULL, 0, remaining_ms < 1000 ? (int)remaining_ms : 1000,
+                             NULL);
     }
     curl_multi_remove_handle(s->multi, s->easy);
     /* The idle handle must not point into the caller's memory. */
@@ -62,7 +78,10 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
         return mantle_error_set(err, MANTLE_E_CONNECTION, "libcurl multi handle failed: %s",
                                 curl_multi_strerror(mc));
     }
-    http_transfer_complete(t, result);
+    if (expired)
+        http_transfer_expired(t);
+    else
+        http_transfer_complete(t, result);
     http_pool_release(pool, s, true);
     return MANTLE_OK;
 }

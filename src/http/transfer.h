@@ -29,8 +29,8 @@ struct http_request {
     const struct curl_slist *headers; /* exactly what is sent, besides Host */
     const void *body;                 /* NULL: no body */
     size_t body_len;
-    long connect_timeout_ms;
-    long timeout_ms; /* this attempt; > 0 */
+    long connect_timeout_ms; /* libcurl's CONNECTTIMEOUT */
+    long timeout_ms;         /* this attempt, whole exchange; > 0; kept by the driver */
     const char *ca_bundle;
     http_body_fn *on_body; /* NULL: buffer 2xx bodies too */
     void *on_body_ud;
@@ -73,6 +73,11 @@ mantle_code http_transfer_bind(struct http_transfer *t, const struct http_reques
 
 /* Records the end of the transfer and computes t->outcome. */
 void http_transfer_complete(struct http_transfer *t, CURLcode rc);
+
+/* Ends a transfer whose total timeout (req->timeout_ms, counted by the driver from when it added
+ * the handle) ran out: outcome HTTP_TIMEOUT. The driver removes the handle from its multi, which
+ * closes the connection of an unfinished exchange. */
+void http_transfer_expired(struct http_transfer *t);
 
 /* A short description of a failed outcome, for messages: libcurl's error buffer or strerror. */
 const char *http_transfer_error_text(const struct http_transfer *t);
