@@ -601,6 +601,21 @@ static void test_timeouts(void **state)
     assert_true(err.attempts >= 1);
     expect_ok(faulty(c, "GET", "/models", NULL, "delay=50, id=t2", &r, &err), &err);
     mantle_response_free(r);
+
+    /* the total timeout also ends a stream that started: events came, then the deadline (the
+     * engine's, not libcurl's) cut it; a started stream is never retried */
+    struct collect col = {mantle_accumulator_new(), 0, 0};
+    t0 = now_ms();
+    assert_int_equal(faulty_stream(c, "/responses", 0,
+                                   "{\"model\":\"openai.gpt-oss-120b\",\"stream\":true,"
+                                   "\"input\":\"one two three four five six seven eight\"}",
+                                   "event-delay=150, id=t3", &col, &err),
+                     MANTLE_E_TIMEOUT);
+    assert_true(col.events >= 1);
+    assert_int_equal(err.attempts, 1);
+    assert_non_null(strstr(err.message, "no complete response within"));
+    assert_true(now_ms() - t0 < 2500);
+    mantle_accumulator_free(col.acc);
     mantle_client_free(c);
 
     /* a connection error is retried, then reported */
