@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/jsonparse.h"
 #include "core/buf.h"
 #include "core/error_internal.h"
 
@@ -46,7 +47,7 @@ static mantle_code body_bytes(struct mantle_json_body b, bool stream, char **own
     json_t *obj;
     if (b.text) {
         json_error_t jerr;
-        obj = json_loads(b.text, 0, &jerr);
+        obj = client_json_parse(b.text, strlen(b.text), 0, &jerr);
         if (!obj)
             return mantle_error_set(err, MANTLE_E_INVALID_ARGUMENT,
                                     "the JSON body is not valid JSON: %s", jerr.text);
