@@ -9,7 +9,7 @@
 #include "client/jsonscan.h"
 
 #include <errno.h>
-#include <locale.h>
+#include <langinfo.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -138,7 +138,9 @@ static json_t *real(const unsigned char *tok, size_t len)
 {
     /* jansson swaps '.' for the locale's decimal point before strtod; with a "." locale both
      * run strtod on the very same text. Other locales and long tokens: let jansson do it. */
-    const char *point = localeconv()->decimal_point;
+    /* nl_langinfo, not localeconv (what jansson asks): the same LC_NUMERIC answer, but
+     * localeconv fills one static struct and is not thread-safe; streams run on many threads. */
+    const char *point = nl_langinfo(RADIXCHAR);
     if (len >= REAL_TOKEN || !point || strcmp(point, ".") != 0)
         return json_loadb((const char *)tok, len, JSON_DECODE_ANY, NULL);
     char buf[REAL_TOKEN];
