@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libcurl4-openssl-dev libssl-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
-  python3 python3-botocore awscli openssl
+  python3 python3-botocore awscli openssl locales
 )
 [ "${MANTLE_DEPS_EXTRA:-}" ] && packages+=(${MANTLE_DEPS_EXTRA})
 

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -780,6 +781,46 @@ static void test_mutations(void **state)
     corpus_free(&c);
 }
 
+/* Reals under a locale whose decimal point is ',': jansson swaps '.' for it before strtod, and
+ * the parser hands such tokens to jansson; both must still read 1.5 as 1.5. The locale is compiled
+ * into a temporary directory (localedef, Debian's "locales" sources, which scripts/deps.sh
+ * installs); the test is skipped where that is impossible. */
+static void test_comma_locale(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mantle-locale-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    bool built = system(cmd) == 0;
+    const char *old_path = getenv("LOCPATH");
+    char *saved_path = old_path ? strdup(old_path) : NULL;
+    setenv("LOCPATH", dir, 1);
+    char *old = strdup(setlocale(LC_NUMERIC, NULL));
+    bool comma = built && setlocale(LC_NUMERIC, "de_DE.UTF-8") &&
+                 strcmp(localeconv()->decimal_point, ",") == 0;
+    if (comma) {
+        static const char *const texts[] = {"[1.5]", "[-0.25,1e3,2.5E-3]",
+                                            "{\"a\":3.14159,\"b\":[0.1,0.2]}", "[1e400]", "[1,5]"};
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+            agree_both(texts[i], strlen(texts[i]));
+        json_t *j = client_json_parse("[1.5]", 5, 0, NULL);
+        assert_non_null(j);
+        assert_true(json_real_value(json_array_get(j, 0)) == 1.5);
+        json_decref(j);
+    }
+    setlocale(LC_NUMERIC, old);
+    free(old);
+    if (saved_path)
+        setenv("LOCPATH", saved_path, 1);
+    else
+        unsetenv("LOCPATH");
+    free(saved_path);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    if (!comma) skip();
+}
+
 static void test_totals(void **state)
 {
     (void)state;
@@ -795,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_recorded),
         cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_comma_locale),
         cmocka_unit_test(test_totals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
