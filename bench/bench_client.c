@@ -10,10 +10,12 @@
  * where only = "client", "bare" or "multi" runs just that loop (for profiling), and "requests" the
  * three request loops without the streaming figures. MANTLE_BUILD_DIR (or .)
  * locates tools/mantle-emulator. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <mantle/mantle.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +47,18 @@ static pid_t emu_pid;
 static int emu_in = -1, emu_out = -1;
 static char emu_root[128], creds_path[64];
 
+/* The client on CPU 0, the emulator on CPU 1, when there are two, so that every run has the
+ * same placement (unpinned, the scheduler sometimes runs them on one CPU, which changes both
+ * loops' costs). MANTLE_BENCH_NO_PIN=1 turns it off. */
+static bool pin_to(int cpu)
+{
+    if (getenv("MANTLE_BENCH_NO_PIN") || sysconf(_SC_NPROCESSORS_ONLN) < 2) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
 static void emu_start(void)
 {
     snprintf(creds_path, sizeof creds_path, "/tmp/mantle-bench-creds-XXXXXX");
@@ -61,6 +75,7 @@ static void emu_start(void)
     emu_pid = fork();
     if (emu_pid < 0) die("fork");
     if (emu_pid == 0) {
+        pin_to(1);
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[0]), close(in[1]), close(out[0]), close(out[1]);
@@ -69,6 +84,7 @@ static void emu_start(void)
         execv(path, argv);
         _exit(127);
     }
+    if (pin_to(0)) printf("# pinned: this process on CPU 0, the emulator on CPU 1\n");
     close(in[0]);
     close(out[1]);
     emu_in = in[1];
