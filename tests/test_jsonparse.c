@@ -781,6 +781,71 @@ static void test_mutations(void **state)
     corpus_free(&c);
 }
 
+/* The parser's own allocations (jansson's values are jansson's: libjansson calls malloc from its
+ * own library, which this link-time wrap does not see). -Wl,--wrap=... in tests/CMakeLists.txt. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+static bool counting;
+static size_t own_allocations;
+void *__wrap_malloc(size_t n)
+{
+    own_allocations += counting;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size)
+{
+    own_allocations += counting;
+    return __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    own_allocations += counting;
+    return __real_realloc(p, n);
+}
+
+/* A stream event allocates nothing but its jansson values: every recorded payload parses without
+ * one allocation of the parser's own; a string larger than the scratch buffer does allocate (so
+ * the count works). */
+static void test_no_own_allocation(void **state)
+{
+    (void)state;
+    struct corpus c = {0};
+    load_corpus(&c);
+    size_t parsed = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        own_allocations = 0;
+        counting = true;
+        json_t *j = client_json_parse_fast(c.text[i], c.len[i], JSON_DECODE_ANY);
+        counting = false;
+        if (!j) continue;
+        parsed++;
+        if (own_allocations) fprintf(stderr, "payload %zu: %zu allocations\n", i, own_allocations);
+        assert_int_equal(own_allocations, 0);
+        json_decref(j);
+    }
+    assert_true(parsed >= 20);
+    corpus_free(&c);
+
+    size_t n = 5000;
+    char *big = malloc(n + 8);
+    assert_non_null(big);
+    memcpy(big, "[\"", 2);
+    for (size_t i = 2; i < n; i += 2) memcpy(big + i, "\\n", 2);
+    memcpy(big + n, "\"]", 2);
+    own_allocations = 0;
+    counting = true;
+    json_t *j = client_json_parse_fast(big, n + 2, 0);
+    counting = false;
+    assert_non_null(j);
+    assert_true(own_allocations > 0);
+    json_decref(j);
+    free(big);
+}
+
 /* Reals under a locale whose decimal point is ',': jansson swaps '.' for it before strtod, and
  * the parser hands such tokens to jansson; both must still read 1.5 as 1.5. The locale is compiled
  * into a temporary directory (localedef, Debian's "locales" sources, which scripts/deps.sh
@@ -837,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_random_documents),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_comma_locale),
+        cmocka_unit_test(test_no_own_allocation),
         cmocka_unit_test(test_totals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
