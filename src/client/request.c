@@ -28,18 +28,12 @@
 #include "client/stream.h"
 #include "core/crypto.h"
 #include "core/error_internal.h"
+#include "core/timeutil.h"
 #include "core/secret.h"
 #include "http/engine.h"
 #include "http/httpdate.h"
 
 /* ---- time ---- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t wall_now(const struct mantle_client *c)
 {
@@ -496,7 +490,7 @@ static void log_done(const struct call *k, int status, int attempts, mantle_code
     if (!client_log_on(c, MANTLE_LOG_INFO)) return;
     struct buf b = BUF_INIT;
     redact_append_url(&b, k->url.data);
-    long ms = (long)(mono_ms() - k->started_ms);
+    long ms = (long)(time_monotonic_ms() - k->started_ms);
     if (rc == MANTLE_OK)
         client_log(c, MANTLE_LOG_INFO, "%s %s -> %d (%d attempt%s, %ld ms)", k->method,
                    b.data ? b.data : "", status, attempts, attempts == 1 ? "" : "s", ms);
@@ -644,7 +638,7 @@ mantle_code client_execute(struct mantle_client *c, const struct mantle_request 
     k->rq = rq;
     k->opts = opts;
     k->method = rq->method;
-    k->started_ms = mono_ms();
+    k->started_ms = time_monotonic_ms();
     struct http_transfer *t = &k->t;
     struct stream_state st;
     bool streaming = opts->kind == CALL_STREAM;
@@ -674,7 +668,7 @@ mantle_code client_execute(struct mantle_client *c, const struct mantle_request 
             if (err) err->attempts = attempt - 1;
             goto done;
         }
-        long remaining = (long)(deadline - mono_ms());
+        long remaining = (long)(deadline - time_monotonic_ms());
         if (remaining <= 0) {
             rc = mantle_error_set(err, MANTLE_E_TIMEOUT, "the request timed out after %ld ms",
                                   c->cfg.timeout_ms);
@@ -796,7 +790,7 @@ mantle_code client_execute(struct mantle_client *c, const struct mantle_request 
             goto done;
         }
         long delay = retry_delay_ms(retry_headers, retries, (int64_t)time(NULL), jitter(c));
-        if (mono_ms() + delay >= deadline) {
+        if (time_monotonic_ms() + delay >= deadline) {
             rc = failure;
             goto done;
         }

@@ -1,6 +1,7 @@
 #include "timeutil.h"
 
 #include <stdio.h>
+#include <time.h>
 
 /* Calendar arithmetic on 400-year eras (146097 days each), which makes the Gregorian leap rules
  * regular; March-based years put the leap day last. No libc: timegm() is not in C11 or POSIX. */
@@ -131,4 +132,11 @@ bool time_format_iso8601(int64_t t, char out[TIME_ISO8601_SIZE])
     snprintf(out, TIME_ISO8601_SIZE, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)year, month, day,
              (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
     return true;
+}
+
+int64_t time_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -26,6 +26,9 @@ bool time_parse_iso8601(const char *s, size_t len, int64_t *out);
  * after year 9999, which the format cannot hold. */
 bool time_format_iso8601(int64_t t, char out[TIME_ISO8601_SIZE]);
 
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines and durations, never for dates. */
+int64_t time_monotonic_ms(void);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12; no range check). */
 int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day);
 

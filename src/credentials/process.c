@@ -114,13 +114,6 @@ fail:
 
 /* ---- running the command ---- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct run_result {
     struct buf out; /* stdout; wiped: it holds the secret */
     char err[CREDS_PROCESS_MAX_STDERR + 1];
@@ -226,12 +219,12 @@ static mantle_code run(char **argv, long timeout_ms, struct run_result *r, int *
         close(errp[0]);
         return rc;
     }
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = time_monotonic_ms() + timeout_ms;
     struct pollfd fds[2] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}};
     int open_fds = 2;
     char chunk[4096];
     while (open_fds > 0 && !r->too_big) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - time_monotonic_ms();
         if (left <= 0) {
             r->timed_out = true;
             break;
@@ -278,7 +271,7 @@ static mantle_code run(char **argv, long timeout_ms, struct run_result *r, int *
             r->status = 0;
             break;
         }
-        if (mono_ms() >= deadline) {
+        if (time_monotonic_ms() >= deadline) {
             r->timed_out = true;
             continue;
         }

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/error_internal.h"
+#include "core/timeutil.h"
 
 /* Makes the slot's easy handle use the request's CA bundle. Changing it is rare (a client option),
  * so the handle is reset and set up again rather than tracking every option. */
@@ -18,13 +18,6 @@ static bool use_ca_bundle(struct http_pool *pool, struct http_slot *s, const cha
     s->cainfo = copy;
     curl_easy_reset(s->easy);
     return http_slot_apply_base(pool, s);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
@@ -44,7 +37,7 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
     CURLMcode mc = curl_multi_add_handle(s->multi, s->easy);
     bool done = false, expired = false;
     CURLcode result = CURLE_OK;
-    int64_t deadline = now_ms() + rq->timeout_ms;
+    int64_t deadline = time_monotonic_ms() + rq->timeout_ms;
     while (mc == CURLM_OK && !done) {
         int running = 0;
         mc = curl_multi_perform(s->multi, &running);
@@ -61,7 +54,7 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
             done = true;
             break;
         }
-        int64_t remaining_ms = deadline - now_ms();
+        int64_t remaining_ms = deadline - time_monotonic_ms();
         if (remaining_ms <= 0) { /* the total timeout: ours, not libcurl's (see transfer.c) */
             expired = done = true;
             break;
