@@ -216,7 +216,7 @@ static void bare_round(int n)
  * engine does: tells the multi interface's own cost apart from the client's. */
 static CURLM *bare_multi;
 
-static void bare_multi_round(int n)
+__attribute__((noinline)) static void bare_multi_round(int n)
 {
     if (!bare_multi) bare_multi = curl_multi_init();
     for (int i = 0; i < n; i++) {

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -840,6 +843,127 @@ static void test_connection_reuse(void **state)
     mantle_client_free(c);
 }
 
+/* ---- proxies from the environment ---- */
+
+/* A loopback port nothing listens on (bound, then closed). */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Which way one request of a client of a dead URL went. Through a proxy (the emulator itself),
+ * an http request reaches the emulator, which refuses the proxy's absolute-form target with a
+ * 400, and an https one asks for a tunnel, which the emulator refuses; directly, it cannot
+ * connect. */
+enum route { DIRECT, PROXIED, TUNNEL };
+static enum route route_of(struct mantle_client *c)
+{
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_response *r = NULL;
+    mantle_code rc = mantle_models_list(c, &r, &err);
+    mantle_response_free(r);
+    if (rc == MANTLE_E_CONNECTION) {
+        if (strstr(err.message, "CONNECT")) return TUNNEL;
+        assert_non_null(strstr(err.message, "connect"));
+        return DIRECT;
+    }
+    assert_int_equal(err.http_status, 400);
+    assert_non_null(strstr(err.message, "request target must be a path"));
+    return PROXIED;
+}
+
+static struct mantle_client *env_client(const char *url, struct test_env *fe)
+{
+    static struct mantle_credentials_options co;
+    co = empty_copts;
+    co.getenv_fn = test_env_getenv_only;
+    co.getenv_ud = fe;
+    struct mantle_client_options o = MANTLE_CLIENT_OPTIONS_INIT;
+    o.base_url = url;
+    o.api_key = API_KEY;
+    o.max_retries = MANTLE_RETRIES_NONE;
+    o.credentials_options = &co;
+    return make(&o);
+}
+
+static void test_proxies_from_environment(void **state)
+{
+    (void)state;
+    char dead[64], proxy[sizeof base_url];
+    snprintf(dead, sizeof dead, "http://127.0.0.1:%d", closed_port());
+    snprintf(proxy, sizeof proxy, "%s", base_url);
+    char *path = strchr(proxy + strlen("http://"), '/');
+    if (path) *path = '\0'; /* the emulator's scheme://host:port */
+    char dead_https[80];
+    snprintf(dead_https, sizeof dead_https, "https%s", dead + strlen("http"));
+    static const struct {
+        bool https;
+        const char *names[3], *values[3];
+        enum route want;
+    } cases[] = {
+        {false, {NULL}, {NULL}, DIRECT},                             /* the control */
+        {false, {"http_proxy"}, {"@"}, PROXIED},                     /* "@": the emulator */
+        {false, {"HTTP_PROXY"}, {"@"}, DIRECT},                      /* httpoxy: never upper-case */
+        {false, {"https_proxy", "HTTPS_PROXY"}, {"@", "@"}, DIRECT}, /* another scheme's */
+        {false, {"all_proxy"}, {"@"}, PROXIED},                      /* the fallback */
+        {false, {"ALL_PROXY"}, {"@"}, PROXIED},
+        {false, {"http_proxy", "all_proxy"}, {"", "@"}, PROXIED},        /* empty is unset */
+        {false, {"http_proxy", "no_proxy"}, {"@", "127.0.0.1"}, DIRECT}, /* bypassed */
+        {false, {"http_proxy", "NO_PROXY"}, {"@", "example.com,127.0.0.1"}, DIRECT},
+        {false, {"http_proxy", "no_proxy"}, {"@", "example.com"}, PROXIED},
+        {true, {NULL}, {NULL}, DIRECT},
+        {true, {"https_proxy"}, {"@"}, TUNNEL},
+        {true, {"HTTPS_PROXY"}, {"@"}, TUNNEL}, /* upper-case is fine for https */
+        {true, {"http_proxy"}, {"@"}, DIRECT},
+        {true, {"https_proxy", "ALL_PROXY"}, {"", "@"}, TUNNEL},
+        {true, {"https_proxy", "no_proxy"}, {"@", "127.0.0.1"}, DIRECT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct test_env fe = {{NULL}, {NULL}, 0, 0};
+        for (int j = 0; j < 3 && cases[i].names[j]; j++)
+            test_env_set(&fe, cases[i].names[j],
+                         strcmp(cases[i].values[j], "@") == 0 ? proxy : cases[i].values[j]);
+        struct mantle_client *c = env_client(cases[i].https ? dead_https : dead, &fe);
+        if (route_of(c) != cases[i].want) fail_msg("case %zu routed the wrong way", i);
+        mantle_client_free(c);
+    }
+
+    /* Read when the client is created, as httpx and botocore do: later changes are not seen,
+     * and a copy keeps its base's proxies without reading the environment again. */
+    struct test_env fe = {{NULL}, {NULL}, 0, 0};
+    struct mantle_client *direct = env_client(dead, &fe);
+    test_env_set(&fe, "http_proxy", proxy);
+    assert_int_equal(route_of(direct), DIRECT);
+    struct mantle_client *proxied = env_client(dead, &fe);
+    test_env_set(&fe, "http_proxy", "");
+    assert_int_equal(route_of(proxied), PROXIED);
+    struct mantle_client_options none = MANTLE_CLIENT_OPTIONS_INIT;
+    struct mantle_error err = MANTLE_ERROR_INIT;
+    struct mantle_client *copy = mantle_client_with_options(proxied, &none, &err);
+    assert_non_null(copy);
+    assert_int_equal(route_of(copy), PROXIED);
+    /* One pool, one slot, two settings: a copy for https has no https proxy, and the slot's
+     * handle switches back and forth with the client that uses it. */
+    struct mantle_client_options https = MANTLE_CLIENT_OPTIONS_INIT;
+    https.base_url = dead_https;
+    struct mantle_client *copy_direct = mantle_client_with_options(proxied, &https, &err);
+    assert_non_null(copy_direct);
+    assert_int_equal(route_of(copy_direct), DIRECT);
+    assert_int_equal(route_of(proxied), PROXIED);
+    assert_int_equal(route_of(copy_direct), DIRECT);
+    mantle_client_free(copy_direct);
+    mantle_client_free(copy);
+    mantle_client_free(proxied);
+    mantle_client_free(direct);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -880,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_clock_skew),
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_connection_reuse),
+        cmocka_unit_test(test_proxies_from_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

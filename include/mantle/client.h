@@ -93,7 +93,10 @@ struct mantle_client_options {
     int allow_insecure_http;
     mantle_log_fn *log_fn; /* NULL: MANTLE_LOG=debug|info|warn logs to stderr, else nothing */
     void *log_user_data;
-    /* Environment and clock hooks for the credential chain and region (tests, embedders). */
+    /* Environment and clock hooks for the credential chain, the region and the proxies (tests,
+     * embedders). Proxies come from http_proxy, https_proxy/HTTPS_PROXY, all_proxy/ALL_PROXY
+     * and no_proxy/NO_PROXY (libcurl's rules; never HTTP_PROXY), read once by mantle_client_new;
+     * copies keep them. */
     const struct mantle_credentials_options *credentials_options;
 };
 

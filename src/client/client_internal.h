@@ -53,6 +53,11 @@ struct client_config {
     char *user_agent; /* "mantle/<version>[ suffix]" */
     char *ca_bundle;
     bool allow_insecure_http;
+    /* Proxies from the environment, read once when the client is created, by libcurl's rules
+     * (client_config_resolve): libcurl would otherwise read five variables for every request.
+     * Copies keep them. May hold a proxy password: wiped on free. NULL: none. */
+    char *proxy_http, *proxy_https, *no_proxy;
+    const char *proxy; /* proxy_http or proxy_https, by base_url's scheme */
 };
 
 struct client_auth {

@@ -384,6 +384,9 @@ void client_config_free(struct client_config *cfg)
     free(cfg->ua_suffix);
     free(cfg->user_agent);
     free(cfg->ca_bundle);
+    secret_free(cfg->proxy_http);
+    secret_free(cfg->proxy_https);
+    free(cfg->no_proxy);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -395,6 +398,46 @@ static bool dup_opt(char **dst, const char *src, struct mantle_error *err)
         return false;
     }
     return true;
+}
+
+/* The first of `names` set to a non-empty value, copied (or NULL); false when out of memory. */
+static bool env_first(const struct env *env, const char *const *names, size_t n, char **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = env_get(env, names[i]);
+        if (v && *v) return (*out = strdup(v)) != NULL;
+    }
+    return true;
+}
+
+/* Proxies, by libcurl's rules for its environment variables (url.c, detect_proxy): the scheme's
+ * lower-case variable, then its upper-case one except HTTP_PROXY (a CGI environment lets a
+ * request's "Proxy:" header set it: httpoxy), then all_proxy / ALL_PROXY; no_proxy / NO_PROXY
+ * for the exceptions, which libcurl still matches against the host. Read once here and handed
+ * to libcurl as options, as httpx (openai-python) and botocore read them once per client. */
+static mantle_code resolve_proxies(const struct mantle_client *base, const struct env *env,
+                                   struct client_config *cfg, struct mantle_error *err)
+{
+    if (base) { /* copies never read the environment */
+        if (!dup_opt(&cfg->proxy_http, base->cfg.proxy_http, err) ||
+            !dup_opt(&cfg->proxy_https, base->cfg.proxy_https, err) ||
+            !dup_opt(&cfg->no_proxy, base->cfg.no_proxy, err))
+            return MANTLE_E_NOMEM;
+    } else {
+        static const char *const http[] = {"http_proxy"};
+        static const char *const https[] = {"https_proxy", "HTTPS_PROXY"};
+        static const char *const all[] = {"all_proxy", "ALL_PROXY"};
+        static const char *const no[] = {"no_proxy", "NO_PROXY"};
+        bool ok = env_first(env, http, 1, &cfg->proxy_http) &&
+                  (cfg->proxy_http || env_first(env, all, 2, &cfg->proxy_http)) &&
+                  env_first(env, https, 2, &cfg->proxy_https) &&
+                  (cfg->proxy_https || env_first(env, all, 2, &cfg->proxy_https)) &&
+                  env_first(env, no, 2, &cfg->no_proxy);
+        if (!ok) return mantle_error_set(err, MANTLE_E_NOMEM, "out of memory");
+    }
+    cfg->proxy = strncasecmp(cfg->base_url, "https:", 6) == 0 ? cfg->proxy_https : cfg->proxy_http;
+    return MANTLE_OK;
 }
 
 /* ---- the resolution ---- */
@@ -623,6 +666,7 @@ mantle_code client_config_resolve(const struct mantle_client_options *o,
 
     const char *ca = o->ca_bundle ? o->ca_bundle : base ? base->cfg.ca_bundle : NULL;
     if (!dup_opt(&cfg->ca_bundle, ca, err)) return MANTLE_E_NOMEM;
+    if ((rc = resolve_proxies(base, &env, cfg, err)) != MANTLE_OK) return rc;
 
     if (o->log_fn || !base)
         client_log_init(log, o->log_fn, o->log_user_data, env_get(&env, "MANTLE_LOG"));

@@ -692,6 +692,8 @@ mantle_code client_execute(struct mantle_client *c, const struct mantle_request 
             .connect_timeout_ms = c->cfg.connect_timeout_ms,
             .timeout_ms = remaining,
             .ca_bundle = c->cfg.ca_bundle,
+            .proxy = c->cfg.proxy,
+            .no_proxy = c->cfg.no_proxy,
             .on_body = streaming ? stream_on_body : NULL,
             .on_body_ud = streaming ? &st : NULL,
         };

@@ -32,6 +32,8 @@ struct http_request {
     long connect_timeout_ms; /* libcurl's CONNECTTIMEOUT */
     long timeout_ms;         /* this attempt, whole exchange; > 0; kept by the driver */
     const char *ca_bundle;
+    const char *proxy;     /* NULL: none (the environment is not read here: see client config) */
+    const char *no_proxy;  /* hosts that bypass `proxy`, libcurl's syntax; NULL: none */
     http_body_fn *on_body; /* NULL: buffer 2xx bodies too */
     void *on_body_ud;
     size_t max_body; /* buffered bodies larger than this fail the transfer; 0: 64 MiB */
