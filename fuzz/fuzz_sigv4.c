@@ -2,7 +2,8 @@
  * method, a URL, "Name: value" header lines, a blank line, and a body; its first byte picks the
  * flags and the presign expiry. Whatever the bytes, signing must not crash, and must either
  * succeed with a complete, well-formed signature or fail leaving nothing behind (no partial
- * signature), with a message that never contains the secret or the session token. */
+ * signature), with a message that never contains the secret or the session token; and a result
+ * reused across inputs (its memos) must sign exactly as a fresh one. */
 #define _GNU_SOURCE /* memmem */
 #include <mantle/sigv4.h>
 #include <stdint.h>
@@ -77,16 +78,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pa.flags = mode & 0x0f;
     pa.presign_expires = (mode & 0x80) ? 900 : 0;
 
-    struct mantle_sigv4_result *r = mantle_sigv4_result_new();
-    struct mantle_error err = MANTLE_ERROR_INIT;
-    for (int round = 0; r && round < 2; round++) { /* a reused result must behave the same */
+    /* A fresh result, then one reused across all inputs (its URL and header memos hold earlier
+     * inputs), twice: all three must give the same answer, byte for byte. */
+    static struct mantle_sigv4_result *shared;
+    if (!shared) shared = mantle_sigv4_result_new();
+    struct mantle_sigv4_result *fresh = mantle_sigv4_result_new();
+    struct mantle_sigv4_result *results[] = {fresh, shared, shared};
+    mantle_code first_rc = MANTLE_OK;
+    char *first = NULL; /* the fresh result's canonical request and signature */
+    for (int round = 0; fresh && shared && round < 3; round++) {
+        struct mantle_sigv4_result *r = results[round];
+        struct mantle_error err = MANTLE_ERROR_INIT;
         mantle_code rc = mantle_sigv4_sign(&rq, &cr, &pa, r, &err);
+        if (round == 0) first_rc = rc;
+        if (rc != first_rc) abort();
         if (rc == MANTLE_OK) {
-            if (!is_hex64(mantle_sigv4_result_signature(r))) abort();
-            if (!mantle_sigv4_result_canonical_request(r)) abort();
+            const char *creq = mantle_sigv4_result_canonical_request(r);
+            const char *sig = mantle_sigv4_result_signature(r);
+            if (!is_hex64(sig) || !creq) abort();
             if (pa.presign_expires ? !mantle_sigv4_result_url(r)
                                    : !mantle_sigv4_result_header(r, "Authorization"))
                 abort();
+            size_t n = strlen(creq) + 65;
+            char *both = malloc(n + 1);
+            if (!both) abort();
+            memcpy(both, sig, 64);
+            memcpy(both + 64, creq, n - 64);
+            if (round == 0)
+                first = both;
+            else {
+                if (strcmp(both, first) != 0) abort(); /* a memo changed the signature */
+                free(both);
+            }
         } else {
             if (mantle_sigv4_result_signature(r) || mantle_sigv4_result_header_count(r) ||
                 mantle_sigv4_result_url(r))
@@ -98,7 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
-    mantle_sigv4_result_free(r);
+    free(first);
+    mantle_sigv4_result_free(fresh);
     free(text);
     return 0;
 }

@@ -1127,6 +1127,8 @@ struct variant {
     const char *body;
     int headers;     /* how many of the sample headers */
     bool make_error; /* an invalid header, to interleave failures */
+    int header_set;  /* 0: the sample headers; else a change made to them (see sign_variant) */
+    int64_t dt;      /* seconds after the usual signing time */
 };
 
 static const struct mantle_header sample_headers[] = {
@@ -1139,6 +1141,19 @@ static void sign_variant(const struct variant *v, struct mantle_sigv4_result *r,
     struct mantle_header h[8];
     size_t n = 0;
     for (int i = 0; i < v->headers; i++) h[n++] = sample_headers[i];
+    /* Each a change the header memo must see (same count, one byte, a NULL, ...). */
+    /* clang-format off */
+    switch (v->header_set) {
+    case 1: h[0].value = "application/json; charset=utf-8"; break;
+    case 2: h[0].name = "content-type"; break; /* the same canonical header, other bytes */
+    case 3: h[n - 1] = (struct mantle_header){"X-Amz-Content-Sha256", "  " EMPTY_SHA "  "}; break;
+    case 4: h[n - 1] = (struct mantle_header){"x-amz-content-sha256", " \t "}; break;
+    case 5: h[1].value = NULL; break;
+    case 6: h[2].value = " 2  "; break; /* trimmed, it is the same value */
+    case 7: h[0].value = "application/jsom"; break; /* one byte, the same length */
+    case 8: h[1].name = "X-Req"; break;
+    }
+    /* clang-format on */
     if (v->make_error) h[n++] = (struct mantle_header){"X-Bad", "a\nb"};
     struct mantle_sigv4_request rq = {.method = v->method,
                                       .url = v->url,
@@ -1148,8 +1163,8 @@ static void sign_variant(const struct variant *v, struct mantle_sigv4_result *r,
                                       .payload = v->body,
                                       .payload_len = v->body ? strlen(v->body) : 0};
     struct mantle_sigv4_credentials cr = {AK, SK, v->token};
-    struct mantle_sigv4_params pa = {"eu-west-1", "bedrock-mantle", T0 + 86400 * 3, v->flags,
-                                     v->presign};
+    struct mantle_sigv4_params pa = {"eu-west-1", "bedrock-mantle", T0 + 86400 * 3 + v->dt,
+                                     v->flags, v->presign};
     *rc = mantle_sigv4_sign(&rq, &cr, &pa, r, NULL);
 }
 
@@ -1174,19 +1189,69 @@ static void test_result_reuse(void **state)
     (void)state;
     static const struct variant variants[] = {
         {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
-         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false},
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
         {"GET", "https://example.com/a/../b?z=1&a=2", NULL, 0, 0, MANTLE_PAYLOAD_BYTES, NULL, 0,
-         false},
+         false, 0, 0},
         {"PUT", "https://bucket.s3.amazonaws.com/k//x%20y", TOKEN, MANTLE_SIGV4_NO_NORMALIZE_PATH,
-         0, MANTLE_PAYLOAD_UNSIGNED, NULL, 2, false},
+         0, MANTLE_PAYLOAD_UNSIGNED, NULL, 2, false, 0, 0},
         {"GET", "https://example.com/presign?x=1", TOKEN, 0, 3600, MANTLE_PAYLOAD_BYTES, NULL, 3,
-         false},
-        {"POST", "https://example.com/", NULL, 0, 0, MANTLE_PAYLOAD_BYTES, "x", 4, true},
+         false, 0, 0},
+        {"POST", "https://example.com/", NULL, 0, 0, MANTLE_PAYLOAD_BYTES, "x", 4, true, 0, 0},
         {"GET", "https://example.com/presign", TOKEN, MANTLE_SIGV4_OMIT_SESSION_TOKEN, 60,
-         MANTLE_PAYLOAD_BYTES, NULL, 1, false},
+         MANTLE_PAYLOAD_BYTES, NULL, 1, false, 0, 0},
         {"DELETE", "http://localhost:8080/x", TOKEN, MANTLE_SIGV4_OMIT_SESSION_TOKEN, 0,
-         MANTLE_PAYLOAD_BYTES, NULL, 5, false},
-        {"PATCH", "ftp://bad/", NULL, 0, 0, MANTLE_PAYLOAD_BYTES, NULL, 0, false},
+         MANTLE_PAYLOAD_BYTES, NULL, 5, false, 0, 0},
+        {"PATCH", "ftp://bad/", NULL, 0, 0, MANTLE_PAYLOAD_BYTES, NULL, 0, false, 0, 0},
+    /* Variant 0 changed in one thing each: what the header memo is keyed by, or what it
+     * writes into its lines (the date, the payload hash). */
+#define V0(...)                                                                                    \
+    {"POST",                                                                                       \
+     "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses",                               \
+     TOKEN,                                                                                        \
+     MANTLE_SIGV4_SIGN_BODY,                                                                       \
+     0,                                                                                            \
+     MANTLE_PAYLOAD_BYTES,                                                                         \
+     "{\"input\":\"hi\"}",                                                                         \
+     6,                                                                                            \
+     false,                                                                                        \
+     __VA_ARGS__}
+        V0(0, 1),
+        V0(0, 86400),
+        V0(1, 0),
+        V0(2, 0),
+        V0(3, 0),
+        V0(4, 0),
+        V0(5, 0),
+        V0(6, 0),
+        V0(7, 0),
+        V0(8, 0),
+#undef V0
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"ho\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN "2",
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", NULL,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY | MANTLE_SIGV4_OMIT_SESSION_TOKEN, 0, MANTLE_PAYLOAD_BYTES,
+         "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY | MANTLE_SIGV4_SIGN_GIVEN_HEADERS, 0, MANTLE_PAYLOAD_BYTES,
+         "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN, 0, 0,
+         MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_UNSIGNED, NULL, 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-2.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/other", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 5, false, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 0, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, true, 0, 0},
+        {"POST", "https://bedrock-mantle.eu-west-1.api.aws/openai/v1/responses", TOKEN,
+         MANTLE_SIGV4_SIGN_BODY, 300, MANTLE_PAYLOAD_BYTES, "{\"input\":\"hi\"}", 6, false, 0, 0},
     };
     size_t nv = sizeof variants / sizeof *variants;
     char *fresh[sizeof variants / sizeof *variants];
@@ -1200,8 +1265,25 @@ static void test_result_reuse(void **state)
     }
     assert_int_equal(fresh_rc[4], MANTLE_E_SIGNING);
     assert_int_equal(fresh_rc[7], MANTLE_E_SIGNING);
+    assert_int_equal(fresh_rc[14], MANTLE_E_INVALID_ARGUMENT); /* the NULL value */
     struct mantle_sigv4_result *r = mantle_sigv4_result_new();
     assert_non_null(r);
+    /* From variant 0 to each one and back, twice in a row each: the header memo taken when
+     * it applies, and never when it does not. */
+    for (size_t j = 0; j < nv; j++) {
+        const size_t seq[] = {0, j, j, 0, 0};
+        for (size_t q = 0; q < sizeof seq / sizeof *seq; q++) {
+            size_t i = seq[q];
+            mantle_code rc;
+            sign_variant(&variants[i], r, &rc);
+            assert_int_equal(rc, fresh_rc[i]);
+            char *got = snapshot(r);
+            if (strcmp(got, fresh[i]) != 0)
+                fail_msg("variant %zu after %zu:\n%s\nvs fresh:\n%s", i, q ? seq[q - 1] : i, got,
+                         fresh[i]);
+            free(got);
+        }
+    }
     for (size_t round = 0; round < 500; round++) {
         size_t i = (round * 5 + round / 7) % nv;
         mantle_code rc;

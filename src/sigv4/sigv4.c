@@ -43,9 +43,32 @@ struct url_memo {
     bool path_valid;
 };
 
+/* The canonical header lines of the last signature and what they were made from. Clients sign
+ * the same headers request after request; only X-Amz-Date and the payload hash change. When the
+ * caller's headers (names and values, byte for byte), the Host value, the session token and the
+ * flags are those of last time, the lines are copied and the two values written in, instead of
+ * checking, lower-casing, trimming and sorting the headers again. In the client's request loop
+ * (callgrind) that is 5,200 -> 3,000 instructions of the signature's own work besides hashing,
+ * and 120 fewer instruction cache misses: the code that no longer runs. */
+struct header_memo {
+    struct buf key;      /* the Host value, then each header's name and value, NUL-separated */
+    size_t header_count; /* of the caller's headers */
+    unsigned shape;      /* the flags and payload kind the lines depend on (see memo_shape) */
+    size_t token_len;    /* the session token signed into the lines: the result's `token` */
+    struct buf lines;    /* "name:value\n...name:value", sorted; may hold the token */
+    size_t date_at;      /* where X-Amz-Date's value is in `lines` */
+    size_t sha_at;       /* where our X-Amz-Content-Sha256 value is; SIZE_MAX: none of ours */
+    size_t sha_len;      /* of the payload hash signed */
+    char user_sha[SHA256_HEX_LEN + 1]; /* a caller's X-Amz-Content-Sha256, trimmed */
+    bool has_user_sha;
+    bool add_sha;
+    bool valid; /* everything above is; only ever after a successful signature */
+};
+
 struct mantle_sigv4_result {
     struct buf creq, sts, auth, url, token, scratch, signed_headers, query_store;
     struct url_memo memo;
+    struct header_memo hmemo;
     struct canon_header *hdrs;
     size_t hdr_cap;
     struct query_param *params;
@@ -66,6 +89,7 @@ struct mantle_sigv4_result *mantle_sigv4_result_new(void)
      * URL's query) never leave a copy behind when they grow. */
     r->creq.secure = r->token.secure = r->scratch.secure = true;
     r->url.secure = r->query_store.secure = true;
+    r->hmemo.key.secure = r->hmemo.lines.secure = true;
     return r;
 }
 
@@ -84,6 +108,8 @@ void mantle_sigv4_result_free(struct mantle_sigv4_result *r)
     buf_wipe(&r->memo.url);
     buf_wipe(&r->memo.host);
     buf_wipe(&r->memo.path);
+    buf_wipe(&r->hmemo.key);
+    buf_wipe(&r->hmemo.lines);
     free(r->hdrs);
     free(r->params);
     secret_wipe(r, sizeof *r);
@@ -98,7 +124,7 @@ static void result_reset(struct mantle_sigv4_result *r)
     buf_reset(&r->url);
     /* `token` is kept: see set_token(). */
     buf_reset(&r->scratch);
-    buf_reset(&r->signed_headers);
+    /* `signed_headers` is kept with the header memo: reset where the headers are collected. */
     buf_reset(&r->query_store);
     r->added_count = 0;
     r->signed_ok = false;
@@ -107,18 +133,23 @@ static void result_reset(struct mantle_sigv4_result *r)
 }
 
 /* A failed signature leaves nothing behind that could be mistaken for one. */
-__attribute__((format(printf, 4, 5))) static mantle_code fail(struct mantle_sigv4_result *r,
-                                                              struct mantle_error *err,
-                                                              mantle_code code, const char *fmt,
-                                                              ...)
+__attribute__((format(printf, 4, 5), cold)) static mantle_code fail(struct mantle_sigv4_result *r,
+                                                                    struct mantle_error *err,
+                                                                    mantle_code code,
+                                                                    const char *fmt, ...)
 {
     if (r) {
         /* Whatever got as far as a buffer (token, canonical request, URL) goes. */
-        struct buf *all[] = {&r->creq,  &r->sts,     &r->auth,           &r->url,
-                             &r->token, &r->scratch, &r->signed_headers, &r->query_store};
+        struct buf *all[] = {&r->creq,      &r->sts,        &r->auth,           &r->url,
+                             &r->token,     &r->scratch,    &r->signed_headers, &r->query_store,
+                             &r->hmemo.key, &r->hmemo.lines};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++)
             if (all[i]->data) secret_wipe(all[i]->data, all[i]->cap);
         buf_reset(&r->token);
+        buf_reset(&r->signed_headers);
+        buf_reset(&r->hmemo.key);
+        buf_reset(&r->hmemo.lines);
+        r->hmemo.valid = false;
         result_reset(r);
     }
     if (err) {
@@ -484,6 +515,7 @@ struct sign_input {
     bool has_token, token_signed;
     bool token_known; /* the result's token from last time: see set_token() */
     bool add_sha;     /* we add X-Amz-Content-Sha256 */
+    bool user_sha;    /* the caller gave X-Amz-Content-Sha256 */
 };
 
 static mantle_code validate(struct sign_input *in, struct mantle_sigv4_result *r,
@@ -510,6 +542,13 @@ static mantle_code validate(struct sign_input *in, struct mantle_sigv4_result *r
     if (pa->presign_expires > MANTLE_SIGV4_MAX_EXPIRES)
         return fail(r, err, MANTLE_E_SIGNING,
                     "presign expiry (X-Amz-Expires) must be 1 to 604800 seconds");
+    return MANTLE_OK;
+}
+
+/* The caller's headers: skipped when the header memo holds them (checked then, same bytes). */
+static mantle_code validate_headers(const struct mantle_sigv4_request *rq,
+                                    struct mantle_sigv4_result *r, struct mantle_error *err)
+{
     if (rq->header_count && !rq->headers)
         return fail(r, err, MANTLE_E_INVALID_ARGUMENT, "headers is NULL but header_count > 0");
     for (size_t i = 0; i < rq->header_count; i++) {
@@ -552,6 +591,7 @@ static mantle_code collect_headers(struct sign_input *in, struct mantle_sigv4_re
         if (NAME_IS(name, nlen, "host")) has_host = true;
         /* A caller-supplied payload hash is the hash that is signed (botocore does the same). */
         if (NAME_IS(name, nlen, "x-amz-content-sha256")) user_sha = value;
+        in->user_sha = user_sha != NULL;
         if (!add_header(r, count, name, nlen, value, strlen(value), true)) goto nomem;
     }
 #undef NAME_IS
@@ -584,6 +624,83 @@ static mantle_code collect_headers(struct sign_input *in, struct mantle_sigv4_re
     return buf_failed(&r->scratch) ? fail(r, err, MANTLE_E_NOMEM, "out of memory") : MANTLE_OK;
 nomem:
     return fail(r, err, MANTLE_E_NOMEM, "out of memory while signing");
+}
+
+/* ---- the header memo ---- */
+
+/* What besides the headers, the Host value and the token shapes the lines: which headers are
+ * left out, which are added. */
+static unsigned memo_shape(const struct sign_input *in)
+{
+    const unsigned flags =
+        MANTLE_SIGV4_SIGN_GIVEN_HEADERS | MANTLE_SIGV4_SIGN_BODY | MANTLE_SIGV4_OMIT_SESSION_TOKEN;
+    return (in->pa->flags & flags) | (unsigned)in->rq->payload_kind << 8;
+}
+
+/* Whether the caller's headers, token and flags are the memo's (the Host value is compared
+ * later, once the URL is parsed). A NULL name or value is never a match: it is then checked. */
+static bool memo_headers_match(const struct header_memo *m, const struct sign_input *in)
+{
+    const struct mantle_sigv4_request *rq = in->rq;
+    if (!m->valid || in->pa->presign_expires || m->shape != memo_shape(in) ||
+        m->header_count != rq->header_count || !in->token_known || m->token_len != in->token_len ||
+        (rq->header_count && !rq->headers))
+        return false;
+    const char *k = m->key.data + strlen(m->key.data) + 1, *end = m->key.data + m->key.len;
+    for (size_t i = 0; i < rq->header_count; i++) {
+        const char *f[2] = {rq->headers[i].name, rq->headers[i].value};
+        for (int j = 0; j < 2; j++) {
+            if (!f[j]) return false;
+            size_t n = strlen(f[j]) + 1;
+            if ((size_t)(end - k) < n || memcmp(k, f[j], n) != 0) return false;
+            k += n;
+        }
+    }
+    return k == end;
+}
+
+static bool memo_host_matches(const struct header_memo *m, const struct buf *host)
+{
+    return strlen(m->key.data) == host->len && memcmp(m->key.data, host->data, host->len) == 0;
+}
+
+/* Keys the memo to this signature's inputs; `lines` and the offsets are already written. Valid
+ * only once the signature succeeds (sign() sets it). */
+static bool memo_store(struct mantle_sigv4_result *r, const struct sign_input *in)
+{
+    const struct mantle_sigv4_request *rq = in->rq;
+    struct header_memo *m = &r->hmemo;
+    const struct buf *host = &r->memo.host;
+    buf_reset(&m->key);
+    buf_append(&m->key, host->data, host->len + 1);
+    for (size_t i = 0; i < rq->header_count; i++) {
+        buf_append(&m->key, rq->headers[i].name, strlen(rq->headers[i].name) + 1);
+        buf_append(&m->key, rq->headers[i].value, strlen(rq->headers[i].value) + 1);
+    }
+    m->header_count = rq->header_count;
+    m->shape = memo_shape(in);
+    m->token_len = in->token_len;
+    m->add_sha = in->add_sha;
+    m->sha_len = in->content_sha256_len;
+    m->has_user_sha = in->user_sha;
+    memcpy(m->user_sha, r->content_sha256, in->content_sha256_len + 1);
+    return !buf_failed(&m->key);
+}
+
+/* Takes the memo's decisions for this signature, if its Host value and payload hash length are
+ * this one's: the payload hash signed (a caller's header, else ours) and whether we add it. */
+static bool memo_apply(struct sign_input *in, struct mantle_sigv4_result *r)
+{
+    const struct header_memo *m = &r->hmemo;
+    if (!memo_host_matches(m, &r->memo.host)) return false;
+    const char *hash = m->has_user_sha ? m->user_sha : in->payload_hash;
+    size_t hlen = strlen(hash);
+    if (hlen != m->sha_len) return false;
+    memcpy(r->content_sha256, hash, hlen + 1);
+    in->content_sha256_len = hlen;
+    in->add_sha = m->add_sha;
+    in->user_sha = m->has_user_sha;
+    return true;
 }
 
 /* Writes access-key-id/scope (the access key id is at most 128 characters, validated). */
@@ -672,17 +789,47 @@ static bool build_signed_headers(struct mantle_sigv4_result *r, size_t hcount)
     return true;
 }
 
+/* The canonical header lines, sorted, into the header memo: "name:value" joined by '\n', a
+ * repeated name's values joined by ','. Notes where X-Amz-Date's value and our payload hash are,
+ * which change from one signature to the next. */
+static bool build_lines(struct mantle_sigv4_result *r, size_t hcount)
+{
+    struct header_memo *m = &r->hmemo;
+    const char *s = r->scratch.data;
+    size_t need = 0;
+    for (size_t i = 0; i < hcount; i++) need += r->hdrs[i].name_len + r->hdrs[i].value_len + 2;
+    buf_reset(&m->lines);
+    char *start = buf_open(&m->lines, need), *o = start;
+    if (!o) return false;
+    m->date_at = m->sha_at = SIZE_MAX;
+    for (size_t i = 0; i < hcount; i++) {
+        const struct canon_header *h = &r->hdrs[i];
+        if (i && same_name(&r->hdrs[i - 1], h, s)) {
+            *o++ = ','; /* a repeated name: its values joined in the order given */
+        } else {
+            if (i) *o++ = '\n';
+            o = put(o, s + h->name_off, h->name_len);
+            *o++ = ':';
+        }
+        if (h->value == r->amz_date) m->date_at = (size_t)(o - start);
+        if (h->value == r->content_sha256) m->sha_at = (size_t)(o - start);
+        o = put(o, h->value ? h->value : s + h->value_off, h->value_len);
+    }
+    buf_close(&m->lines, o);
+    return true;
+}
+
 /* Method, path, query, headers, signed header names and payload hash, one per line. */
 static bool build_canonical_request(const struct sign_input *in, struct mantle_sigv4_result *r,
-                                    size_t hcount, size_t qcount)
+                                    size_t qcount)
 {
-    const char *method = in->rq->method, *s = r->scratch.data, *store = r->query_store.data;
+    const char *method = in->rq->method, *store = r->query_store.data;
     const struct buf *path = &r->memo.path, *signed_headers = &r->signed_headers;
+    const struct header_memo *m = &r->hmemo;
     size_t mlen = strlen(method), sha_len = in->content_sha256_len;
-    /* Repeated header names need less than this. */
-    size_t need = mlen + 1 + path->len + 1 + 1 + 2 + signed_headers->len + 1 + sha_len;
+    size_t need =
+        mlen + 1 + path->len + 1 + 1 + m->lines.len + 2 + signed_headers->len + 1 + sha_len;
     for (size_t i = 0; i < qcount; i++) need += r->params[i].key_len + r->params[i].value_len + 2;
-    for (size_t i = 0; i < hcount; i++) need += r->hdrs[i].name_len + r->hdrs[i].value_len + 2;
     char *o = buf_open(&r->creq, need);
     if (!o) return false;
 
@@ -701,17 +848,11 @@ static bool build_canonical_request(const struct sign_input *in, struct mantle_s
         o = put(o, store + q->value_off, q->value_len);
     }
     *o++ = '\n';
-    for (size_t i = 0; i < hcount; i++) {
-        const struct canon_header *h = &r->hdrs[i];
-        if (i && same_name(&r->hdrs[i - 1], h, s)) {
-            *o++ = ','; /* a repeated name: its values joined in the order given */
-        } else {
-            if (i) *o++ = '\n';
-            o = put(o, s + h->name_off, h->name_len);
-            *o++ = ':';
-        }
-        o = put(o, h->value ? h->value : s + h->value_off, h->value_len);
-    }
+    char *lines = o;
+    o = put(o, m->lines.data, m->lines.len);
+    /* This signature's values, where the memo's lines (maybe from an earlier one) have theirs. */
+    if (m->date_at != SIZE_MAX) memcpy(lines + m->date_at, r->amz_date, 16);
+    if (m->sha_at != SIZE_MAX) memcpy(lines + m->sha_at, r->content_sha256, sha_len);
     o = put(o, "\n\n", 2);
     o = put(o, signed_headers->data, signed_headers->len);
     *o++ = '\n';
@@ -736,8 +877,13 @@ mantle_code mantle_sigv4_sign(const struct mantle_sigv4_request *rq,
     struct sign_input in = {.rq = rq, .cr = cr, .pa = pa, .url = &url};
     in.token_len = cr->session_token ? strlen(cr->session_token) : 0;
     in.token_known = token_is_known(r, cr->session_token, in.token_len);
+    in.has_token = cr->session_token && cr->session_token[0];
+    in.token_signed = in.has_token && !(pa->flags & MANTLE_SIGV4_OMIT_SESSION_TOKEN);
     mantle_code rc = validate(&in, r, err);
     if (rc) return rc;
+    /* The same headers as the memo's were checked then. */
+    bool memo_match = memo_headers_match(&r->hmemo, &in);
+    if (!memo_match && (rc = validate_headers(rq, r, err))) return rc;
     if (!rq->url) return fail(r, err, MANTLE_E_SIGNING, "the URL is %s", "missing");
     const char *why = NULL;
     rc = url_lookup(&r->memo, rq->url, !(pa->flags & MANTLE_SIGV4_NO_NORMALIZE_PATH), &url, &why);
@@ -760,8 +906,6 @@ mantle_code mantle_sigv4_sign(const struct mantle_sigv4_request *rq,
         in.scope = scope;
         in.scope_len = (size_t)(o - scope);
     }
-    in.has_token = cr->session_token && cr->session_token[0];
-    in.token_signed = in.has_token && !(pa->flags & MANTLE_SIGV4_OMIT_SESSION_TOKEN);
 
     /* Payload hash. */
     char body_hash[SHA256_HEX_LEN + 1];
@@ -793,15 +937,22 @@ mantle_code mantle_sigv4_sign(const struct mantle_sigv4_request *rq,
         return fail(r, err, MANTLE_E_INVALID_ARGUMENT, "unknown payload_kind");
     }
 
-    size_t hcount = 0;
-    rc = collect_headers(&in, r, &hcount, err);
-    if (rc) return rc;
-    sort_headers(r->hdrs, hcount, r->scratch.data);
-
-    /* Signed header names, needed before the query when presigning. */
+    /* The headers: the memo's lines and signed names, else collected, sorted and remembered. */
+    bool memo_used = memo_match && memo_apply(&in, r), memo_stored = false;
+    if (!memo_used) {
+        r->hmemo.valid = false;
+        buf_reset(&r->signed_headers);
+        size_t hcount = 0;
+        rc = collect_headers(&in, r, &hcount, err);
+        if (rc) return rc;
+        sort_headers(r->hdrs, hcount, r->scratch.data);
+        /* Signed header names, needed before the query when presigning. */
+        if (!build_signed_headers(r, hcount) || !build_lines(r, hcount))
+            return fail(r, err, MANTLE_E_NOMEM, "out of memory while signing");
+        memo_stored = !pa->presign_expires && memo_store(r, &in);
+    }
     size_t qcount = 0;
-    if (!build_signed_headers(r, hcount) || !build_query(&in, r, &qcount) ||
-        !build_canonical_request(&in, r, hcount, qcount))
+    if (!build_query(&in, r, &qcount) || !build_canonical_request(&in, r, qcount))
         return fail(r, err, MANTLE_E_NOMEM, "out of memory while signing");
     const struct buf *c = &r->creq;
 
@@ -876,6 +1027,7 @@ mantle_code mantle_sigv4_sign(const struct mantle_sigv4_request *rq,
                 (struct mantle_header){"X-Amz-Content-Sha256", r->content_sha256};
         r->added[r->added_count++] = (struct mantle_header){"Authorization", r->auth.data};
     }
+    r->hmemo.valid = memo_used || memo_stored;
     r->signed_ok = true;
     return MANTLE_OK;
 }
