@@ -40,6 +40,7 @@ static bool use_settings(struct http_pool *pool, struct http_slot *s, const stru
         return false;
     if (!ca) {
         curl_easy_reset(s->easy);
+        http_easy_opts_forget(&s->opts);
         return http_slot_apply_base(pool, s);
     }
     return curl_easy_setopt(s->easy, CURLOPT_PROXY, s->proxy ? s->proxy : "") == CURLE_OK &&
@@ -55,7 +56,7 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
         http_pool_release(pool, s, false);
         return mantle_error_set(err, MANTLE_E_NOMEM, "could not set the CA bundle or proxy");
     }
-    mantle_code rc = http_transfer_bind(t, rq, s->easy, err);
+    mantle_code rc = http_transfer_bind(t, rq, s->easy, &s->opts, err);
     if (rc != MANTLE_OK) {
         http_pool_release(pool, s, false);
         return rc;
@@ -89,9 +90,6 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
                              NULL);
     }
     curl_multi_remove_handle(s->multi, s->easy);
-    /* The idle handle must not point into the caller's memory. */
-    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
     if (mc != CURLM_OK) {
         http_pool_release(pool, s, false);
         return mantle_error_set(err, MANTLE_E_CONNECTION, "libcurl multi handle failed: %s",
@@ -100,7 +98,7 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
     if (expired)
         http_transfer_expired(t);
     else
-        http_transfer_complete(t, result);
+        http_transfer_complete(t, result, s->opts.errbuf);
     http_pool_release(pool, s, true);
     return MANTLE_OK;
 }

@@ -81,6 +81,7 @@ static void slot_free(struct http_slot *s)
     if (s->multi && s->easy) curl_multi_remove_handle(s->multi, s->easy);
     if (s->easy) curl_easy_cleanup(s->easy);
     if (s->multi) curl_multi_cleanup(s->multi);
+    http_easy_opts_free(&s->opts);
     free(s->cainfo);
     secret_free(s->proxy);
     free(s->no_proxy);

@@ -15,6 +15,8 @@
 #include <mantle/error.h>
 #include <stdbool.h>
 
+#include "http/transfer.h"
+
 #define HTTP_POOL_MAX_IDLE 32
 
 struct http_slot {
@@ -24,6 +26,7 @@ struct http_slot {
     char *cainfo;   /* the CA bundle; NULL: the system's */
     char *proxy;    /* NULL: no proxy (CURLOPT_PROXY "", so libcurl reads no environment) */
     char *no_proxy; /* NULL: none */
+    struct http_easy_opts opts; /* what the easy handle was last given for a request */
     struct http_slot *next;
 };
 

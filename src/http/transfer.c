@@ -1,6 +1,7 @@
 #include "http/transfer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error_internal.h"
@@ -88,41 +89,82 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     return buf_failed(&t->body) ? 0 : len;
 }
 
+void http_easy_opts_forget(struct http_easy_opts *o)
+{
+    free(o->url);
+    o->url = NULL;
+    o->known = false;
+}
+
+void http_easy_opts_free(struct http_easy_opts *o)
+{
+    http_easy_opts_forget(o);
+}
+
 mantle_code http_transfer_bind(struct http_transfer *t, const struct http_request *rq, CURL *e,
-                               struct mantle_error *err)
+                               struct http_easy_opts *o, struct mantle_error *err)
 {
     t->req = rq;
     t->easy = e;
     CURLcode rc = CURLE_OK;
-    const char *custom = NULL;
-    rc |= curl_easy_setopt(e, CURLOPT_URL, rq->url);
-    rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)rq->headers);
-    if (rq->body || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0 ||
-        strcmp(rq->method, "PATCH") == 0) {
-        /* POSTFIELDS never NULL: libcurl would then read the body from a read callback. */
-        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-        if (strcmp(rq->method, "POST") != 0) custom = rq->method;
-    } else {
-        rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        if (strcmp(rq->method, "GET") != 0) custom = rq->method;
+    bool known = o->known;
+    if (!known) {
+        /* Once per handle (and after curl_easy_reset): the error buffer; the rest below. */
+        free(o->url);
+        o->url = NULL;
+        o->headers = NULL;
+        o->callbacks_for = NULL;
+        o->connect_timeout_ms = -1;
+        o->errbuf[0] = '\0';
+        rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, o->errbuf);
     }
-    rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom);
-    /* The callbacks and their data outlive a request on the handle: set again only when another
-     * transfer takes the handle (or after curl_easy_reset, which clears PRIVATE). */
-    char *bound = NULL;
-    if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &bound) != CURLE_OK || bound != (char *)t) {
+    if (o->callbacks_for != t) { /* another transfer (a call of another client) uses the handle */
         rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
         rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
         rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
         rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-        if (rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_PRIVATE, t); /* all set: remember */
+        o->callbacks_for = t;
     }
-    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
+    if (!o->url || strcmp(o->url, rq->url) != 0) {
+        free(o->url);
+        o->url = strdup(rq->url);
+        if (!o->url) rc |= CURLE_OUT_OF_MEMORY;
+        rc |= curl_easy_setopt(e, CURLOPT_URL, rq->url);
+    }
+    if (o->headers != rq->headers || !known) {
+        rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)rq->headers);
+        o->headers = rq->headers;
+    }
+    bool has_body = rq->body || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0 ||
+                    strcmp(rq->method, "PATCH") == 0;
+    const char *custom = strcmp(rq->method, has_body ? "POST" : "GET") != 0 ? rq->method : "";
+    const void *body = has_body ? (rq->body ? rq->body : "") : NULL;
+    size_t body_len = has_body ? rq->body_len : 0;
+    if (!known || has_body != o->has_body || body != o->body || body_len != o->body_len ||
+        strcmp(custom, o->custom) != 0) {
+        if (has_body) {
+            /* POSTFIELDS never NULL: libcurl would then read the body from a read callback. */
+            rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        } else {
+            rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        }
+        rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, *custom ? custom : NULL);
+        o->has_body = has_body;
+        o->body = body;
+        o->body_len = body_len;
+        /* A method too long to remember is set every time ("\n" matches no method). */
+        snprintf(o->custom, sizeof o->custom, "%s",
+                 strlen(custom) < sizeof o->custom ? custom : "\n");
+    }
+    if (o->connect_timeout_ms != rq->connect_timeout_ms) {
+        rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
+        o->connect_timeout_ms = rq->connect_timeout_ms;
+    }
     /* The attempt's total timeout is kept by the driver (http_transfer_expired), not by libcurl:
      * its timers cost about 1 µs per request, a tenth of the client's overhead over bare libcurl
      * (bench/run_client_bench.sh, with and without). */
+    o->known = rc == CURLE_OK;
     if (rc != CURLE_OK)
         return mantle_error_set(err, MANTLE_E_INVALID_ARGUMENT,
                                 "libcurl refused an option for this request");
@@ -133,11 +175,12 @@ void http_transfer_expired(struct http_transfer *t)
 {
     snprintf(t->errbuf, sizeof t->errbuf, "no complete response within %ld ms",
              t->req ? t->req->timeout_ms : 0L);
-    http_transfer_complete(t, CURLE_OPERATION_TIMEDOUT);
+    http_transfer_complete(t, CURLE_OPERATION_TIMEDOUT, NULL);
 }
 
-void http_transfer_complete(struct http_transfer *t, CURLcode rc)
+void http_transfer_complete(struct http_transfer *t, CURLcode rc, const char *errbuf)
 {
+    if (errbuf && errbuf[0]) snprintf(t->errbuf, sizeof t->errbuf, "%s", errbuf);
     t->result = rc;
     switch (rc) {
     case CURLE_OK:
