@@ -3,19 +3,22 @@
 #include "client/jsonscan.h"
 
 /* One value from p: returns where it ends, or NULL. Iterative over containers: a stack of bits
- * (1 = object) instead of recursion. */
+ * (1 = object) instead of recursion; `obj` caches the innermost container's bit. */
 static const unsigned char *value(const unsigned char *p, const unsigned char *end, bool *unsure)
 {
     unsigned char stack[JSONSCAN_MAX_DEPTH / 8];
     int depth = 0;
-    bool escaped;
+    bool escaped, obj = false;
     for (;;) {
         /* a value: jansson counts scalars against its depth limit too */
         p = jsonscan_skip_ws(p, end);
         if (p >= end || depth + 1 > JSONSCAN_MAX_DEPTH) return NULL;
         unsigned char c = *p;
-        if (c == '{' || c == '[') {
-            bool obj = c == '{';
+        if (c == '"') { /* first: most values are strings */
+            if (!(p = jsonscan_string(p + 1, end, &escaped))) return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            obj = c == '{';
             if (obj)
                 stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
             else
@@ -25,6 +28,7 @@ static const unsigned char *value(const unsigned char *p, const unsigned char *e
             if (p < end && *p == (obj ? '}' : ']')) {
                 p++;
                 depth--; /* an empty container is a whole value */
+                obj = depth && (stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8)));
             } else if (obj) {
                 if (p >= end || *p != '"' || !(p = jsonscan_string(p + 1, end, &escaped)))
                     return NULL;
@@ -34,28 +38,28 @@ static const unsigned char *value(const unsigned char *p, const unsigned char *e
             } else {
                 continue; /* the first element */
             }
-        } else if (c == '"') {
-            if (!(p = jsonscan_string(p + 1, end, &escaped))) return NULL;
-            p++;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             struct jsonscan_number n;
             if (!(p = jsonscan_number(p, end, &n))) return NULL;
             json_int_t v;
-            if (!n.real && !jsonscan_integer(&n, &v)) return NULL;
+            /* Up to 18 digits always fit a json_int_t: only longer ones need converting. */
+            if (!n.real && n.ndigits > 18 && !jsonscan_integer(&n, &v)) return NULL;
             /* A real may overflow a double (an error to jansson): near 1e308, let jansson say. */
             if (n.real && (long)n.ndigits + n.exp10 >= 300) *unsure = true;
             p = jsonscan_after_scalar(p, end);
         } else {
-            static const char *const words[] = {"true", "false", "null"};
-            const char *w = c == 't' ? words[0] : c == 'f' ? words[1] : c == 'n' ? words[2] : NULL;
-            size_t wl = w ? strlen(w) : 0;
-            if (!w || (size_t)(end - p) < wl || memcmp(p, w, wl) != 0) return NULL;
+            /* true, false, null: compared in place (end - p bytes are there to read) */
+            size_t left = (size_t)(end - p), wl = c == 'f' ? 5 : 4;
+            bool ok = left >= wl && (c == 't'   ? memcmp(p, "true", 4) == 0
+                                     : c == 'f' ? memcmp(p, "false", 5) == 0
+                                     : c == 'n' ? memcmp(p, "null", 4) == 0
+                                                : false);
+            if (!ok) return NULL;
             p = jsonscan_after_scalar(p + wl, end);
         }
         /* after a value: close containers or go to the next member/element */
         for (;;) {
             if (depth == 0) return p;
-            bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
             p = jsonscan_skip_ws(p, end);
             if (p >= end) return NULL;
             if (*p == ',') {
@@ -72,6 +76,7 @@ static const unsigned char *value(const unsigned char *p, const unsigned char *e
             if (*p != (obj ? '}' : ']')) return NULL;
             p++;
             depth--;
+            obj = depth && (stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8)));
         }
     }
 }
