@@ -5,46 +5,20 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "core/secret.h"
 #include "core/timeutil.h"
 
-static bool same_setting(const char *a, const char *b)
+/* Makes the slot's easy handle use the request's CA bundle. Changing it is rare (a client option),
+ * so the handle is reset and set up again rather than tracking every option. */
+static bool use_ca_bundle(struct http_pool *pool, struct http_slot *s, const char *ca)
 {
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Replaces *slot_value with a copy of `want` (NULL stays NULL). */
-static bool take_setting(char **slot_value, const char *want, bool secret)
-{
+    if (ca == s->cainfo || (ca && s->cainfo && strcmp(ca, s->cainfo) == 0)) return true;
     char *copy = NULL;
-    if (want && !(copy = strdup(want))) return false;
-    if (secret)
-        secret_free(*slot_value);
-    else
-        free(*slot_value);
-    *slot_value = copy;
-    return true;
-}
-
-/* Makes the slot's easy handle use the request's CA bundle and proxies. They are the client's
- * and rarely change for a slot (another client sharing the pool): compared, and set only then. A
- * new CA bundle resets the handle and sets it up again rather than tracking every option. */
-static bool use_settings(struct http_pool *pool, struct http_slot *s, const struct http_request *rq)
-{
-    bool ca = same_setting(rq->ca_bundle, s->cainfo);
-    bool proxies = same_setting(rq->proxy, s->proxy) && same_setting(rq->no_proxy, s->no_proxy);
-    if (ca && proxies) return true;
-    if (!take_setting(&s->cainfo, rq->ca_bundle, false) ||
-        !take_setting(&s->proxy, rq->proxy, true) ||
-        !take_setting(&s->no_proxy, rq->no_proxy, false))
-        return false;
-    if (!ca) {
-        curl_easy_reset(s->easy);
-        http_easy_opts_forget(&s->opts);
-        return http_slot_apply_base(pool, s);
-    }
-    return curl_easy_setopt(s->easy, CURLOPT_PROXY, s->proxy ? s->proxy : "") == CURLE_OK &&
-           curl_easy_setopt(s->easy, CURLOPT_NOPROXY, s->no_proxy ? s->no_proxy : "") == CURLE_OK;
+    if (ca && !(copy = strdup(ca))) return false;
+    free(s->cainfo);
+    s->cainfo = copy;
+    curl_easy_reset(s->easy);
+    http_easy_opts_clear(&s->opts); /* the reset cleared them all */
+    return http_slot_apply_base(pool, s);
 }
 
 mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
@@ -52,9 +26,9 @@ mantle_code http_perform(struct http_pool *pool, const struct http_request *rq,
 {
     struct http_slot *s = http_pool_acquire(pool, err);
     if (!s) return err ? err->code : MANTLE_E_NOMEM;
-    if (!use_settings(pool, s, rq)) {
+    if (!use_ca_bundle(pool, s, rq->ca_bundle)) {
         http_pool_release(pool, s, false);
-        return mantle_error_set(err, MANTLE_E_NOMEM, "could not set the CA bundle or proxy");
+        return mantle_error_set(err, MANTLE_E_NOMEM, "could not set the CA bundle");
     }
     mantle_code rc = http_transfer_bind(t, rq, s->easy, &s->opts, err);
     if (rc != MANTLE_OK) {

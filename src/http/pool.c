@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "core/error_internal.h"
-#include "core/secret.h"
 
 struct http_pool {
     atomic_int refs;
@@ -81,10 +80,8 @@ static void slot_free(struct http_slot *s)
     if (s->multi && s->easy) curl_multi_remove_handle(s->multi, s->easy);
     if (s->easy) curl_easy_cleanup(s->easy);
     if (s->multi) curl_multi_cleanup(s->multi);
-    http_easy_opts_free(&s->opts);
+    http_easy_opts_clear(&s->opts);
     free(s->cainfo);
-    secret_free(s->proxy);
-    free(s->no_proxy);
     free(s);
 }
 
@@ -119,10 +116,6 @@ bool http_slot_apply_base(struct http_pool *p, struct http_slot *s)
 #endif
     rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     if (s->cainfo) rc |= curl_easy_setopt(e, CURLOPT_CAINFO, s->cainfo);
-    /* Set even when empty: a NULL proxy or no-proxy list makes libcurl read http_proxy,
-     * no_proxy and three more variables for every transfer (the client read them once). */
-    rc |= curl_easy_setopt(e, CURLOPT_PROXY, s->proxy ? s->proxy : "");
-    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, s->no_proxy ? s->no_proxy : "");
     return rc == CURLE_OK;
 }
 

@@ -22,10 +22,7 @@
 struct http_slot {
     CURLM *multi;
     CURL *easy;
-    /* What the easy handle was set up with, besides the pool's base options (NULL: none). */
-    char *cainfo;   /* the CA bundle; NULL: the system's */
-    char *proxy;    /* NULL: no proxy (CURLOPT_PROXY "", so libcurl reads no environment) */
-    char *no_proxy; /* NULL: none */
+    char *cainfo; /* the CA bundle the easy handle was set up with; NULL: the system's */
     struct http_easy_opts opts; /* what the easy handle was last given for a request */
     struct http_slot *next;
 };
@@ -42,8 +39,7 @@ struct http_slot *http_pool_acquire(struct http_pool *p, struct mantle_error *er
 /* Gives the slot back; reusable=false closes it (e.g. after a handle error). */
 void http_pool_release(struct http_pool *p, struct http_slot *s, bool reusable);
 
-/* Sets the slot's easy handle up with the pool's base options and the slot's own (cainfo,
- * proxy, no_proxy): after curl_easy_reset. */
+/* Restores the slot's easy handle to the pool's base options (after curl_easy_reset). */
 bool http_slot_apply_base(struct http_pool *p, struct http_slot *s);
 
 /* Idle slots right now (for tests). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error_internal.h"
+#include "core/secret.h"
 
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
 
@@ -89,16 +90,35 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     return buf_failed(&t->body) ? 0 : len;
 }
 
-void http_easy_opts_forget(struct http_easy_opts *o)
+void http_easy_opts_clear(struct http_easy_opts *o)
 {
     free(o->url);
-    o->url = NULL;
+    secret_free(o->proxy);
+    free(o->no_proxy);
+    o->url = o->proxy = o->no_proxy = NULL;
     o->known = false;
 }
 
-void http_easy_opts_free(struct http_easy_opts *o)
+static bool same_text(const char *a, const char *b)
 {
-    http_easy_opts_forget(o);
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Sets a string option unless the handle has it already; *have keeps a copy. An empty proxy or
+ * no-proxy list is set too: NULL would make libcurl read http_proxy, no_proxy and three more
+ * variables for every transfer. */
+static CURLcode set_text(CURL *e, CURLoption opt, char **have, const char *want, bool known,
+                         bool secret)
+{
+    if (known && same_text(*have, want)) return CURLE_OK;
+    char *copy = want ? strdup(want) : NULL;
+    if (want && !copy) return CURLE_OUT_OF_MEMORY;
+    if (secret)
+        secret_free(*have);
+    else
+        free(*have);
+    *have = copy;
+    return curl_easy_setopt(e, opt, want ? want : "");
 }
 
 mantle_code http_transfer_bind(struct http_transfer *t, const struct http_request *rq, CURL *e,
@@ -110,11 +130,7 @@ mantle_code http_transfer_bind(struct http_transfer *t, const struct http_reques
     bool known = o->known;
     if (!known) {
         /* Once per handle (and after curl_easy_reset): the error buffer; the rest below. */
-        free(o->url);
-        o->url = NULL;
-        o->headers = NULL;
         o->callbacks_for = NULL;
-        o->connect_timeout_ms = -1;
         o->errbuf[0] = '\0';
         rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, o->errbuf);
     }
@@ -125,12 +141,9 @@ mantle_code http_transfer_bind(struct http_transfer *t, const struct http_reques
         rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
         o->callbacks_for = t;
     }
-    if (!o->url || strcmp(o->url, rq->url) != 0) {
-        free(o->url);
-        o->url = strdup(rq->url);
-        if (!o->url) rc |= CURLE_OUT_OF_MEMORY;
-        rc |= curl_easy_setopt(e, CURLOPT_URL, rq->url);
-    }
+    rc |= set_text(e, CURLOPT_URL, &o->url, rq->url, known, false);
+    rc |= set_text(e, CURLOPT_PROXY, &o->proxy, rq->proxy, known, true);
+    rc |= set_text(e, CURLOPT_NOPROXY, &o->no_proxy, rq->no_proxy, known, false);
     if (o->headers != rq->headers || !known) {
         rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)rq->headers);
         o->headers = rq->headers;
@@ -157,7 +170,7 @@ mantle_code http_transfer_bind(struct http_transfer *t, const struct http_reques
         snprintf(o->custom, sizeof o->custom, "%s",
                  strlen(custom) < sizeof o->custom ? custom : "\n");
     }
-    if (o->connect_timeout_ms != rq->connect_timeout_ms) {
+    if (!known || o->connect_timeout_ms != rq->connect_timeout_ms) {
         rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
         o->connect_timeout_ms = rq->connect_timeout_ms;
     }

@@ -32,8 +32,8 @@ struct http_request {
     long connect_timeout_ms; /* libcurl's CONNECTTIMEOUT */
     long timeout_ms;         /* this attempt, whole exchange; > 0; kept by the driver */
     const char *ca_bundle;
-    const char *proxy;     /* NULL: none (the environment is not read here: see client config) */
-    const char *no_proxy;  /* hosts that bypass `proxy`, libcurl's syntax; NULL: none */
+    const char *proxy;    /* NULL: none; never the environment (the client read it: see config.c) */
+    const char *no_proxy; /* hosts that bypass `proxy`, libcurl's syntax; NULL: none */
     http_body_fn *on_body; /* NULL: buffer 2xx bodies too */
     void *on_body_ud;
     size_t max_body; /* buffered bodies larger than this fail the transfer; 0: 64 MiB */
@@ -67,10 +67,12 @@ struct http_transfer {
  * it. Options that are the same for the next request are not set again: each curl_easy_setopt
  * runs libcurl's long option switch, cold code, and a client sends the same URL, headers and
  * timeouts over and over (callgrind: -800 instructions, -30 L1i misses per request). libcurl's
- * error buffer lives here too, so that an idle handle never points into a finished transfer. */
+ * error buffer lives here too, so that an idle handle never points into a finished transfer.
+ * A zeroed struct is a handle nothing is known about. */
 struct http_easy_opts {
-    bool known; /* false: nothing is known (a new handle, or after curl_easy_reset) */
-    char *url;  /* a copy */
+    bool known;             /* false: nothing is known (a new handle, or after curl_easy_reset) */
+    char *url;              /* a copy */
+    char *proxy, *no_proxy; /* copies; NULL: none (the proxy may hold a password: wiped) */
     const struct curl_slist *headers;
     const void *body; /* NULL with !has_body: a GET-like request */
     size_t body_len;
@@ -80,8 +82,8 @@ struct http_easy_opts {
     const struct http_transfer *callbacks_for; /* the transfer the callbacks' data points to */
     char errbuf[CURL_ERROR_SIZE];
 };
-void http_easy_opts_forget(struct http_easy_opts *o);
-void http_easy_opts_free(struct http_easy_opts *o);
+/* Frees what `o` holds and marks it unknown: after curl_easy_reset, or with the handle. */
+void http_easy_opts_clear(struct http_easy_opts *o);
 
 void http_transfer_init(struct http_transfer *t);
 /* Back to the initial state for another attempt, keeping the buffers' memory. */

@@ -591,10 +591,10 @@ static mantle_code collect_headers(struct sign_input *in, struct mantle_sigv4_re
         if (NAME_IS(name, nlen, "host")) has_host = true;
         /* A caller-supplied payload hash is the hash that is signed (botocore does the same). */
         if (NAME_IS(name, nlen, "x-amz-content-sha256")) user_sha = value;
-        in->user_sha = user_sha != NULL;
         if (!add_header(r, count, name, nlen, value, strlen(value), true)) goto nomem;
     }
 #undef NAME_IS
+    in->user_sha = user_sha != NULL;
     if (!has_host && !add_own_header(r, count, "host", 4, r->memo.host.data, r->memo.host.len))
         goto nomem;
     /* The hash that is signed: the caller's header if any, else ours. */
