@@ -699,7 +699,6 @@ static bool memo_apply(struct sign_input *in, struct mantle_sigv4_result *r)
     memcpy(r->content_sha256, hash, hlen + 1);
     in->content_sha256_len = hlen;
     in->add_sha = m->add_sha;
-    in->user_sha = m->has_user_sha;
     return true;
 }
 
